@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "redisclient.h"
+
+#include "qtredisadapter_p.h"
+#include "redislogging.h"
+
+#include <QVarLengthArray>
+
+#include <qcoro/qcorosignal.h>
+
+#include <hiredis/async.h>
+
+#include <algorithm>
+
+using namespace std::chrono;
+using namespace std::chrono_literals;
+
+namespace Cachedash {
+
+using detail::PendingCommand;
+
+namespace {
+
+milliseconds tickInterval(milliseconds commandTimeout)
+{
+    return std::clamp(commandTimeout / 10, 1ms, 50ms);
+}
+
+QString contextError(const redisAsyncContext *context, const QString &fallback)
+{
+    if (context && context->errstr && context->errstr[0])
+        return QString::fromLocal8Bit(context->errstr);
+    return fallback;
+}
+
+} // namespace
+
+RedisClient::RedisClient(RedisUrl url, QObject *parent)
+    : RedisClient(std::move(url), Options{}, parent)
+{
+}
+
+RedisClient::RedisClient(RedisUrl url, Options options, QObject *parent)
+    : QObject(parent)
+    , m_url(std::move(url))
+    , m_options(options)
+    , m_backoff(options.minReconnectDelay)
+{
+    m_tick.setTimerType(Qt::PreciseTimer);
+    m_tick.setInterval(tickInterval(m_options.commandTimeout));
+    connect(&m_tick, &QTimer::timeout, this, &RedisClient::onTick);
+    m_reconnectTimer.setSingleShot(true);
+    connect(&m_reconnectTimer, &QTimer::timeout, this, &RedisClient::connectNow);
+}
+
+RedisClient::~RedisClient()
+{
+    m_state = State::Closed;
+    if (auto *context = std::exchange(m_context, nullptr)) {
+        // Callbacks that run from here on must not touch this object.
+        context->data = nullptr;
+        redisAsyncFree(context);
+    }
+    // If the free was deferred (we are inside a hiredis callback), finish the waiters now.
+    const auto inflight = std::exchange(m_inflight, {});
+    for (const Pending &command : inflight)
+        command->complete(RedisReply::failure(RedisReply::Failure::Closed));
+}
+
+void RedisClient::setCommandTimeout(milliseconds timeout)
+{
+    m_options.commandTimeout = std::max(timeout, 1ms);
+    m_tick.setInterval(tickInterval(m_options.commandTimeout));
+}
+
+void RedisClient::open()
+{
+    if (m_state != State::Disconnected && m_state != State::Closed)
+        return;
+    m_everReady = false;
+    m_backoff = m_options.minReconnectDelay;
+    m_lastError.clear();
+    setState(State::Connecting);
+    connectNow();
+}
+
+void RedisClient::close()
+{
+    if (m_state == State::Closed)
+        return;
+    m_reconnectTimer.stop();
+    m_tick.stop();
+    setState(State::Closed);
+    m_dropReason = QStringLiteral("Redis client closed");
+    if (auto *context = std::exchange(m_context, nullptr))
+        redisAsyncFree(context);
+}
+
+QCoro::Task<bool> RedisClient::waitForReady(milliseconds timeout)
+{
+    const auto deadline = steady_clock::now() + timeout;
+    while (m_state != State::Ready) {
+        if (m_state == State::Closed || m_state == State::Disconnected)
+            co_return false;
+        const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+        if (left <= 0ms)
+            co_return false;
+        co_await qCoro(this, &RedisClient::stateChanged, left);
+    }
+    co_return true;
+}
+
+void RedisClient::connectNow()
+{
+    if (m_state == State::Closed || m_context)
+        return;
+    const QByteArray host = m_url.host.toUtf8();
+    const QByteArray path = m_url.socketPath.toUtf8();
+    redisAsyncContext *context = m_url.transport == RedisUrl::Transport::Unix
+        ? redisAsyncConnectUnix(path.constData())
+        : redisAsyncConnect(host.constData(), m_url.port);
+    if (!context) {
+        scheduleReconnect(QStringLiteral("out of memory creating a Redis connection"));
+        return;
+    }
+    if (context->err) {
+        const QString why = contextError(context, QStringLiteral("connection failed"));
+        redisAsyncFree(context);
+        scheduleReconnect(why);
+        return;
+    }
+    // Attach before setting the connect callback, or a failed connect is never reported.
+    detail::QtRedisAdapter::attach(context, &m_stats.writeEvents);
+    context->data = this;
+    redisAsyncSetConnectCallback(context, &RedisClient::onConnectCallback);
+    redisAsyncSetDisconnectCallback(context, &RedisClient::onDisconnectCallback);
+    m_context = context;
+    m_transportUp = false;
+    m_consecutiveTimeouts = 0;
+    m_connectDeadline = steady_clock::now() + m_options.connectTimeout;
+
+    // The handshake goes first in the pipe; commands issued meanwhile queue up behind it.
+    m_handshakeLeft = 0;
+    if (m_url.hasCredentials()) {
+        QByteArrayList auth{QByteArrayLiteral("AUTH")};
+        if (!m_url.username.isEmpty())
+            auth << m_url.username.toUtf8();
+        auth << m_url.password.toUtf8();
+        ++m_handshakeLeft;
+        issue(auth, PendingCommand::Role::Handshake);
+    }
+    if (m_url.database != 0) {
+        const QByteArrayList select{QByteArrayLiteral("SELECT"), QByteArray::number(m_url.database)};
+        ++m_handshakeLeft;
+        issue(select, PendingCommand::Role::Handshake);
+    }
+    ensureTicking();
+}
+
+void RedisClient::resetConnection(const QString &reason)
+{
+    ++m_stats.resets;
+    m_dropReason = reason;
+    if (auto *context = std::exchange(m_context, nullptr))
+        redisAsyncFree(context); // pending commands complete with ConnectionLost from in here
+    scheduleReconnect(reason);
+}
+
+void RedisClient::scheduleReconnect(const QString &reason)
+{
+    m_context = nullptr;
+    m_transportUp = false;
+    if (m_state == State::Closed)
+        return;
+    if (reason != m_lastError) {
+        qCWarning(lcRedis).noquote() << "Redis at" << m_url.toDisplayString() << "unavailable:" << reason
+                                     << "- retrying";
+        m_lastError = reason;
+        Q_EMIT errorOccurred(reason);
+    }
+    setState(m_everReady ? State::Reconnecting : State::Connecting);
+    m_reconnectTimer.start(m_backoff);
+    m_backoff = std::min(m_backoff * 2, m_options.maxReconnectDelay);
+}
+
+void RedisClient::becomeReady()
+{
+    m_backoff = m_options.minReconnectDelay;
+    m_everReady = true;
+    m_lastError.clear();
+    ++m_stats.connects;
+    qCInfo(lcRedis).noquote() << "connected to" << m_url.toDisplayString();
+    setState(State::Ready);
+}
+
+void RedisClient::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void RedisClient::ensureTicking()
+{
+    if (!m_tick.isActive())
+        m_tick.start();
+}
+
+void RedisClient::onTick()
+{
+    const auto now = steady_clock::now();
+    if (m_context && !m_transportUp && now >= m_connectDeadline) {
+        resetConnection(QStringLiteral("connecting timed out after %1 ms").arg(m_options.connectTimeout.count()));
+        return;
+    }
+
+    // Deadlines grow along the queue, and completed commands (timed out, reply not in yet) form its head.
+    QVarLengthArray<Pending, 16> expired;
+    bool stuck = false;
+    for (const Pending &command : m_inflight) {
+        if (command->done) {
+            // A reply overdue by a whole further timeout: the connection is not coming back.
+            stuck = stuck || now >= command->deadline + m_options.commandTimeout;
+            continue;
+        }
+        if (command->deadline > now)
+            break;
+        expired.append(command);
+    }
+    if (!expired.isEmpty()) {
+        m_stats.timeouts += quint64(expired.size());
+        m_consecutiveTimeouts += int(expired.size());
+        const QString message
+            = QStringLiteral("Redis command timed out after %1 ms").arg(m_options.commandTimeout.count());
+        for (const Pending &command : expired)
+            command->complete(RedisReply::failure(RedisReply::Failure::Timeout, message));
+    }
+    if (m_context && (stuck || m_consecutiveTimeouts >= m_options.resetAfterTimeouts)) {
+        resetConnection(QStringLiteral("%1 commands timed out; resetting the connection").arg(m_consecutiveTimeouts));
+        return;
+    }
+    if (m_inflight.empty() && (!m_context || m_transportUp))
+        m_tick.stop();
+}
+
+RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand::Role role)
+{
+    Pending command(new PendingCommand);
+    command->role = role;
+    if (!m_context) {
+        const bool closed = m_state == State::Closed;
+        command->complete(RedisReply::failure(closed ? RedisReply::Failure::Closed : RedisReply::Failure::NotConnected,
+                                              closed ? QString() : m_lastError));
+        return RedisPendingReply(std::move(command));
+    }
+    if (args.isEmpty()) {
+        command->complete(RedisReply::error(QByteArrayLiteral("ERR empty command")));
+        return RedisPendingReply(std::move(command));
+    }
+    QVarLengthArray<const char *, 16> argv;
+    QVarLengthArray<size_t, 16> lengths;
+    for (const QByteArray &arg : args) {
+        argv.append(arg.constData());
+        lengths.append(size_t(arg.size()));
+    }
+    command->ref.ref(); // hiredis holds this reference until the callback runs
+    if (redisAsyncCommandArgv(m_context, &RedisClient::onReplyCallback, command.data(), int(argv.size()),
+                              argv.data(), lengths.constData())
+        != REDIS_OK) {
+        command->ref.deref();
+        command->complete(RedisReply::failure(RedisReply::Failure::ConnectionLost,
+                                              contextError(m_context, QStringLiteral("the connection is closing"))));
+        return RedisPendingReply(std::move(command));
+    }
+    command->deadline = steady_clock::now() + m_options.commandTimeout;
+    m_inflight.push_back(command);
+    ++m_stats.commands;
+    ensureTicking();
+    return RedisPendingReply(std::move(command));
+}
+
+void RedisClient::handleReply(const Pending &command, redisAsyncContext *context, void *reply)
+{
+    if (!m_inflight.empty() && m_inflight.front() == command) {
+        m_inflight.pop_front();
+    } else {
+        const auto it = std::find(m_inflight.begin(), m_inflight.end(), command);
+        if (it != m_inflight.end())
+            m_inflight.erase(it);
+    }
+    if (reply)
+        m_consecutiveTimeouts = 0;
+    if (command->done)
+        return; // a late reply to a timed-out command: dropped
+
+    RedisReply value;
+    if (reply) {
+        value = RedisReply::fromHiredis(static_cast<const redisReply *>(reply));
+    } else if (m_state == State::Closed) {
+        value = RedisReply::failure(RedisReply::Failure::Closed);
+    } else {
+        const QString why = m_dropReason.isEmpty() ? contextError(context, QStringLiteral("connection lost"))
+                                                   : m_dropReason;
+        value = RedisReply::failure(RedisReply::Failure::ConnectionLost, why);
+    }
+
+    if (command->role == PendingCommand::Role::Handshake && context == m_context) {
+        if (!value.isOk()) {
+            // A wrong password or database will not fix itself, but the server's configuration
+            // might: keep retrying with backoff, and say why.
+            resetConnection(QStringLiteral("handshake failed: ") + value.errorText());
+        } else if (--m_handshakeLeft == 0 && m_transportUp) {
+            becomeReady();
+        }
+    }
+    command->complete(std::move(value));
+}
+
+void RedisClient::onReplyCallback(redisAsyncContext *context, void *reply, void *privdata)
+{
+    Pending command(static_cast<PendingCommand *>(privdata));
+    command->ref.deref(); // adopt the reference handed to hiredis in issue()
+    auto *self = static_cast<RedisClient *>(context->data);
+    if (!self) {
+        command->complete(RedisReply::failure(RedisReply::Failure::Closed));
+        return;
+    }
+    self->handleReply(command, context, reply);
+}
+
+void RedisClient::onConnectCallback(const redisAsyncContext *context, int status)
+{
+    auto *self = static_cast<RedisClient *>(context->data);
+    if (!self || context != self->m_context)
+        return;
+    if (status != REDIS_OK) {
+        // hiredis frees the context right after this returns and does not call the disconnect callback.
+        self->m_dropReason = contextError(context, QStringLiteral("connection failed"));
+        self->scheduleReconnect(self->m_dropReason);
+        return;
+    }
+    self->m_transportUp = true;
+    self->m_dropReason.clear();
+    if (self->m_handshakeLeft == 0)
+        self->becomeReady();
+}
+
+void RedisClient::onDisconnectCallback(const redisAsyncContext *context, int status)
+{
+    Q_UNUSED(status);
+    auto *self = static_cast<RedisClient *>(context->data);
+    if (!self || context != self->m_context)
+        return; // a connection we dropped ourselves
+    const QString why = contextError(context, QStringLiteral("the server closed the connection"));
+    self->scheduleReconnect(why);
+}
+
+RedisPendingReply RedisClient::command(const QByteArrayList &args)
+{
+    return issue(args, PendingCommand::Role::User);
+}
+
+RedisPendingReply RedisClient::ping()
+{
+    return command({QByteArrayLiteral("PING")});
+}
+
+RedisPendingReply RedisClient::get(const QByteArray &key)
+{
+    return command({QByteArrayLiteral("GET"), key});
+}
+
+RedisPendingReply RedisClient::set(const QByteArray &key, const QByteArray &value, milliseconds ttl,
+                                   SetCondition condition)
+{
+    QByteArrayList args{QByteArrayLiteral("SET"), key, value};
+    if (ttl > 0ms) {
+        if (ttl % 1s == 0ms)
+            args << QByteArrayLiteral("EX") << QByteArray::number(qint64(duration_cast<seconds>(ttl).count()));
+        else
+            args << QByteArrayLiteral("PX") << QByteArray::number(qint64(ttl.count()));
+    }
+    if (condition == SetCondition::IfAbsent)
+        args << QByteArrayLiteral("NX");
+    else if (condition == SetCondition::IfPresent)
+        args << QByteArrayLiteral("XX");
+    return command(args);
+}
+
+RedisPendingReply RedisClient::del(const QByteArrayList &keys)
+{
+    return command(QByteArrayList{QByteArrayLiteral("DEL")} + keys);
+}
+
+RedisPendingReply RedisClient::pttl(const QByteArray &key)
+{
+    return command({QByteArrayLiteral("PTTL"), key});
+}
+
+RedisPendingReply RedisClient::time()
+{
+    return command({QByteArrayLiteral("TIME")});
+}
+
+RedisPendingReply RedisClient::configGet(const QByteArray &parameter)
+{
+    return command({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), parameter});
+}
+
+RedisPendingReply RedisClient::configSet(const QByteArray &parameter, const QByteArray &value)
+{
+    return command({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"), parameter, value});
+}
+
+RedisPendingReply RedisClient::scriptLoad(const QByteArray &source)
+{
+    return command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), source});
+}
+
+RedisPendingReply RedisClient::evalsha(const QByteArray &sha1, const QByteArrayList &keys, const QByteArrayList &args)
+{
+    QByteArrayList argv{QByteArrayLiteral("EVALSHA"), sha1, QByteArray::number(keys.size())};
+    argv += keys;
+    argv += args;
+    return command(argv);
+}
+
+QCoro::Task<RedisReply> RedisClient::evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args)
+{
+    QByteArrayList argv{QByteArrayLiteral("EVALSHA"), script.sha1(), QByteArray::number(keys.size())};
+    argv += keys;
+    argv += args;
+    RedisPendingReply first = command(argv);
+    RedisReply reply = co_await first;
+    if (reply.isError() && reply.bytes().startsWith("NOSCRIPT")) {
+        qCDebug(lcRedis) << "script" << script.sha1() << "not in the server's cache; sending its source";
+        argv[0] = QByteArrayLiteral("EVAL");
+        argv[1] = script.source();
+        RedisPendingReply retry = command(argv);
+        reply = co_await retry;
+    }
+    co_return reply;
+}
+
+} // namespace Cachedash

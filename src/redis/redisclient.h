@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "redispendingreply.h"
+#include "redisreply.h"
+#include "redisscript.h"
+#include "redisurl.h"
+
+#include <QByteArrayList>
+#include <QObject>
+#include <QTimer>
+
+#include <qcoro/qcorotask.h>
+
+#include <chrono>
+#include <deque>
+
+struct redisAsyncContext;
+
+namespace Cachedash {
+
+// An asynchronous connection to one Redis server, driven by the Qt event loop and awaited with QCoro:
+//
+//     RedisReply reply = co_await client.get("report:emea");
+//
+// Every command completes exactly once: with the server's reply, or with a failure (not connected,
+// connection lost, timeout, closed). Nothing waits forever. The client reconnects by itself with
+// capped exponential backoff and repeats AUTH and SELECT on every connection.
+//
+// Thread affinity: a client lives on the thread that created it and may be used only from there,
+// since a hiredis context is not thread-safe.
+//
+// Not for SUBSCRIBE or MONITOR, whose replies do not follow the one-reply-per-command rule.
+class RedisClient : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class State {
+        Disconnected, // open() not called yet
+        Connecting, // first connection (or attempts at it) under way
+        Ready, // connected and authenticated; commands go out at once
+        Reconnecting, // the connection was lost; retrying with backoff
+        Closed, // close() was called
+    };
+    Q_ENUM(State)
+
+    struct Options
+    {
+        std::chrono::milliseconds commandTimeout{1000};
+        std::chrono::milliseconds connectTimeout{1000};
+        std::chrono::milliseconds minReconnectDelay{100};
+        std::chrono::milliseconds maxReconnectDelay{2000};
+        // Reset the connection after this many timeouts in a row with no reply in between.
+        int resetAfterTimeouts = 3;
+    };
+
+    struct Stats
+    {
+        quint64 commands = 0; // commands handed to hiredis
+        quint64 writeEvents = 0; // socket writes: pipelined commands share one
+        quint64 timeouts = 0;
+        quint64 connects = 0; // connections that became Ready
+        quint64 resets = 0; // connections dropped by the client (timeouts, failed handshake)
+    };
+
+    enum class SetCondition { Always, IfAbsent /* NX */, IfPresent /* XX */ };
+
+    explicit RedisClient(RedisUrl url, QObject *parent = nullptr);
+    RedisClient(RedisUrl url, Options options, QObject *parent = nullptr);
+    // Completes every pending command with Failure::Closed. Destroy the client only after the
+    // coroutines that use it.
+    ~RedisClient() override;
+
+    const RedisUrl &url() const { return m_url; }
+    const Options &options() const { return m_options; }
+    void setCommandTimeout(std::chrono::milliseconds timeout);
+    State state() const { return m_state; }
+    bool isReady() const { return m_state == State::Ready; }
+    Stats stats() const { return m_stats; }
+    // The last connection error, empty once connected.
+    QString lastError() const { return m_lastError; }
+
+    // Starts connecting (and keeps reconnecting until close()).
+    void open();
+    void close();
+    // Resolves true once Ready, false on timeout or close.
+    QCoro::Task<bool> waitForReady(std::chrono::milliseconds timeout);
+
+    // Sends a command now (binary-safe: no argument is ever parsed as a format string).
+    RedisPendingReply command(const QByteArrayList &args);
+
+    RedisPendingReply ping();
+    RedisPendingReply get(const QByteArray &key);
+    // A whole number of seconds is sent as EX, anything else as PX; zero means no expiry.
+    RedisPendingReply set(const QByteArray &key, const QByteArray &value,
+                          std::chrono::milliseconds ttl = std::chrono::milliseconds::zero(),
+                          SetCondition condition = SetCondition::Always);
+    RedisPendingReply del(const QByteArrayList &keys);
+    RedisPendingReply pttl(const QByteArray &key);
+    RedisPendingReply time();
+    RedisPendingReply configGet(const QByteArray &parameter);
+    RedisPendingReply configSet(const QByteArray &parameter, const QByteArray &value);
+    RedisPendingReply scriptLoad(const QByteArray &source);
+    RedisPendingReply evalsha(const QByteArray &sha1, const QByteArrayList &keys, const QByteArrayList &args);
+
+    // EVALSHA, falling back to EVAL (which also caches the script) when the server answers NOSCRIPT,
+    // as it does after a restart or SCRIPT FLUSH. The EVALSHA is sent before this returns, so it
+    // pipelines with commands issued right after.
+    QCoro::Task<RedisReply> evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args);
+
+Q_SIGNALS:
+    void stateChanged(Cachedash::RedisClient::State state);
+    // A connection attempt failed or a connection was lost; the message names the reason.
+    void errorOccurred(const QString &message);
+
+private:
+    using Pending = QExplicitlySharedDataPointer<detail::PendingCommand>;
+
+    RedisPendingReply issue(const QByteArrayList &args, detail::PendingCommand::Role role);
+    void connectNow();
+    void resetConnection(const QString &reason);
+    void scheduleReconnect(const QString &reason);
+    void becomeReady();
+    void setState(State state);
+    void onTick();
+    void ensureTicking();
+    void handleReply(const Pending &command, redisAsyncContext *context, void *reply);
+
+    static void onConnectCallback(const redisAsyncContext *context, int status);
+    static void onDisconnectCallback(const redisAsyncContext *context, int status);
+    static void onReplyCallback(redisAsyncContext *context, void *reply, void *privdata);
+
+    RedisUrl m_url;
+    Options m_options;
+    State m_state = State::Disconnected;
+    redisAsyncContext *m_context = nullptr;
+    bool m_transportUp = false; // the connect callback reported success for m_context
+    bool m_everReady = false;
+    int m_handshakeLeft = 0;
+    int m_consecutiveTimeouts = 0;
+    std::chrono::milliseconds m_backoff{0};
+    std::chrono::steady_clock::time_point m_connectDeadline;
+    // Commands handed to hiredis, oldest first; completed ones stay until hiredis reports on them.
+    std::deque<Pending> m_inflight;
+    QTimer m_tick;
+    QTimer m_reconnectTimer;
+    QString m_lastError;
+    QString m_dropReason;
+    Stats m_stats;
+};
+
+} // namespace Cachedash

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "redisurl.h"
+
+#include <QUrl>
+
+namespace Cachedash {
+
+namespace {
+
+constexpr int MaxDatabase = 1 << 20; // far above any real server's "databases" setting
+
+std::optional<int> parseDatabase(QStringView text, QString *error)
+{
+    bool ok = false;
+    const int db = text.toInt(&ok);
+    if (!ok || db < 0 || db > MaxDatabase || text.startsWith(u'+')) {
+        if (error)
+            *error = QStringLiteral("the database must be a whole number from 0 to %1").arg(MaxDatabase);
+        return std::nullopt;
+    }
+    return db;
+}
+
+bool fail(QString *error, const QString &message)
+{
+    if (error)
+        *error = message;
+    return false;
+}
+
+QString decoded(QStringView text)
+{
+    return QUrl::fromPercentEncoding(text.toUtf8());
+}
+
+bool parseUnix(QStringView rest, RedisUrl &out, QString *error)
+{
+    // rest is what follows "unix://": "/path/to/sock[?db=N]".
+    out.transport = RedisUrl::Transport::Unix;
+    out.host.clear();
+    out.port = 0;
+    const qsizetype query = rest.indexOf(u'?');
+    const QStringView path = query < 0 ? rest : rest.left(query);
+    if (path.isEmpty() || !path.startsWith(u'/'))
+        return fail(error, QStringLiteral("a unix URL needs an absolute socket path: unix:///path/to/redis.sock"));
+    out.socketPath = decoded(path);
+    if (query < 0)
+        return true;
+    for (QStringView item : rest.mid(query + 1).split(u'&')) {
+        const qsizetype eq = item.indexOf(u'=');
+        const QStringView name = eq < 0 ? item : item.left(eq);
+        if (name != u"db")
+            return fail(error, QStringLiteral("unknown query parameter \"%1\" (only db=N is understood)")
+                                   .arg(name.left(32)));
+        const auto db = parseDatabase(eq < 0 ? QStringView() : item.mid(eq + 1), error);
+        if (!db)
+            return false;
+        out.database = *db;
+    }
+    return true;
+}
+
+bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
+{
+    // rest is what follows "redis://": "[[user]:password@]host[:port][/db]".
+    if (rest.contains(u'?') || rest.contains(u'#'))
+        return fail(error, QStringLiteral("a redis URL takes no query or fragment; put the database in the path: "
+                                          "redis://host:6379/2"));
+    const qsizetype slash = rest.indexOf(u'/');
+    const QStringView authority = slash < 0 ? rest : rest.left(slash);
+    const QStringView path = slash < 0 ? QStringView() : rest.mid(slash + 1);
+
+    QStringView hostPort = authority;
+    const qsizetype at = authority.lastIndexOf(u'@');
+    if (at >= 0) {
+        const QStringView userInfo = authority.left(at);
+        hostPort = authority.mid(at + 1);
+        const qsizetype colon = userInfo.indexOf(u':');
+        if (colon < 0)
+            return fail(error, QStringLiteral("credentials must be written user:password@ or :password@"));
+        out.username = decoded(userInfo.left(colon));
+        out.password = decoded(userInfo.mid(colon + 1));
+        if (out.password.isEmpty())
+            return fail(error, QStringLiteral("the password in the URL is empty"));
+    }
+
+    QStringView host;
+    QStringView port;
+    if (hostPort.startsWith(u'[')) {
+        const qsizetype close = hostPort.indexOf(u']');
+        if (close < 0)
+            return fail(error, QStringLiteral("an IPv6 host must be closed with ']'"));
+        host = hostPort.mid(1, close - 1);
+        const QStringView after = hostPort.mid(close + 1);
+        if (!after.isEmpty()) {
+            if (!after.startsWith(u':'))
+                return fail(error, QStringLiteral("unexpected text after the IPv6 host"));
+            port = after.mid(1);
+            if (port.isEmpty())
+                return fail(error, QStringLiteral("the port after ':' is missing"));
+        }
+    } else {
+        const qsizetype colon = hostPort.lastIndexOf(u':');
+        host = colon < 0 ? hostPort : hostPort.left(colon);
+        if (colon >= 0) {
+            port = hostPort.mid(colon + 1);
+            if (port.isEmpty())
+                return fail(error, QStringLiteral("the port after ':' is missing"));
+        }
+    }
+    if (host.isEmpty())
+        return fail(error, QStringLiteral("the host is missing: redis://host[:port][/db]"));
+    for (QChar c : host) {
+        if (!(c.isLetterOrNumber() || c == u'.' || c == u'-' || c == u'_' || c == u':'))
+            return fail(error, QStringLiteral("the host contains a character that is not allowed"));
+    }
+    out.host = host.toString();
+
+    if (!port.isEmpty()) {
+        bool ok = false;
+        const uint value = port.toUInt(&ok);
+        if (!ok || value < 1 || value > 65535 || port.startsWith(u'+'))
+            return fail(error, QStringLiteral("the port must be a number from 1 to 65535"));
+        out.port = quint16(value);
+    }
+
+    if (!path.isEmpty()) {
+        const auto db = parseDatabase(path, error);
+        if (!db)
+            return false;
+        out.database = *db;
+    }
+    return true;
+}
+
+} // namespace
+
+std::optional<RedisUrl> RedisUrl::parse(const QString &url, QString *error)
+{
+    const QString text = url.trimmed();
+    const qsizetype sep = text.indexOf(QLatin1String("://"));
+    if (sep <= 0) {
+        if (error)
+            *error = QStringLiteral("not a URL; expected redis://host:port or unix:///path/to/redis.sock");
+        return std::nullopt;
+    }
+    const QString scheme = text.left(sep).toLower();
+    const QStringView rest = QStringView(text).mid(sep + 3);
+
+    RedisUrl out;
+    bool ok = false;
+    if (scheme == u"redis")
+        ok = parseTcp(rest, out, error);
+    else if (scheme == u"unix")
+        ok = parseUnix(rest, out, error);
+    else if (scheme == u"rediss")
+        ok = fail(error, QStringLiteral("rediss:// (TLS) is not supported; use redis:// or unix://"));
+    else
+        ok = fail(error, QStringLiteral("unsupported scheme \"%1\"; use redis:// or unix://").arg(scheme.left(16)));
+    if (!ok)
+        return std::nullopt;
+    return out;
+}
+
+QString RedisUrl::toDisplayString() const
+{
+    if (transport == Transport::Unix) {
+        QString s = QStringLiteral("unix://") + socketPath;
+        if (database != 0)
+            s += QStringLiteral("?db=%1").arg(database);
+        return s;
+    }
+    const QString h = host.contains(u':') ? u'[' + host + u']' : host;
+    QString s = QStringLiteral("redis://%1:%2").arg(h).arg(port);
+    if (database != 0)
+        s += QStringLiteral("/%1").arg(database);
+    return s;
+}
+
+} // namespace Cachedash
