@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Configures and builds Cachedash. Usage: build.sh [--sanitize] [--release]
+#   default      build/       RelWithDebInfo, warnings are errors
+#   --release    build-release/  Release (what the benchmarks use)
+#   --sanitize   build-asan/  Debug with AddressSanitizer and UndefinedBehaviorSanitizer
+# Prints the build directory on the last line of stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dir=build
+args=(-DCACHEDASH_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+for a in "$@"; do
+    case "$a" in
+        --sanitize) dir=build-asan; args=(-DCACHEDASH_WERROR=ON -DCACHEDASH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
+        --release) dir=build-release; args=(-DCACHEDASH_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DCACHEDASH_BUILD_TESTS=OFF) ;;
+        *) echo "build.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+
+cmake -S . -B "$dir" -G Ninja "${args[@]}" >&2
+cmake --build "$dir" --parallel "$(nproc)" >&2
+echo "$dir"

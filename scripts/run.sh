@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The first quick-start command: installs what is missing, builds, and starts cachedash.
+# Arguments are passed to cachedash (try --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+dir=$(scripts/build.sh | tail -n 1)
+exec "$dir/src/cachedash" "$@"
