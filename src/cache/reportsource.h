@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "report.h"
+
+#include <QObject>
+
+#include <qcoro/qcorotask.h>
+
+#include <chrono>
+#include <coroutine>
+#include <list>
+
+class QTimer;
+
+namespace Cachedash {
+
+// The deliberately slow report computation that the cache stands in front of. It waits on a timer,
+// never blocking the event loop, so any number of computations overlap.
+class ReportSource : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit ReportSource(std::chrono::milliseconds delay, QObject *parent = nullptr);
+    ~ReportSource() override;
+
+    std::chrono::milliseconds delay() const { return m_delay; }
+    void setDelay(std::chrono::milliseconds delay);
+
+    // The report after the delay, or nothing when the source is shut down meanwhile.
+    QCoro::Task<std::optional<Report>> compute(QString region);
+
+    int inFlight() const { return int(m_waiting.size()); }
+    quint64 computations() const { return m_computations; }
+
+    // Ends every computation in flight at once (they yield nothing) and refuses new ones.
+    void shutdown();
+
+Q_SIGNALS:
+    void computationStarted(const QString &region);
+    void computationFinished(const QString &region, std::chrono::milliseconds took);
+
+private:
+    class Delay;
+
+    std::chrono::milliseconds m_delay;
+    std::list<Delay *> m_waiting;
+    quint64 m_computations = 0;
+    bool m_shutDown = false;
+};
+
+} // namespace Cachedash

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "apiserver.h"
+
+#include "clientidentity.h"
+#include "redisclient.h"
+#include "region.h"
+#include "report.h"
+#include "reportcache.h"
+#include "reportsource.h"
+#include "slidingwindowlimiter.h"
+
+#include <QCryptographicHash>
+#include <QDateTime>
+#include <QHttpServerRequest>
+#include <QMetaMethod>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QUrl>
+
+Q_LOGGING_CATEGORY(lcHttp, "cachedash.http", QtInfoMsg)
+
+using namespace std::chrono;
+
+namespace Cachedash {
+
+struct ApiServer::Context
+{
+    quint64 id = 0;
+    quint64 sequence = 0;
+    QPointer<QTcpSocket> socket;
+    QTcpSocket *connectionKey = nullptr; // for lookups only: may dangle once the socket is gone
+    QHttpServerRequest::Method method = QHttpServerRequest::Method::Unknown;
+    QByteArray methodName;
+    QByteArray rawPath; // percent-encoded, as received
+    QString client;
+    QByteArray ifNoneMatch;
+    bool head = false;
+    bool close = false;
+    qint64 startedMs = 0;
+    QElapsedTimer timer;
+    bool answered = false;
+};
+
+namespace {
+
+QByteArray methodName(QHttpServerRequest::Method method)
+{
+    using M = QHttpServerRequest::Method;
+    switch (method) {
+    case M::Get: return QByteArrayLiteral("GET");
+    case M::Put: return QByteArrayLiteral("PUT");
+    case M::Delete: return QByteArrayLiteral("DELETE");
+    case M::Post: return QByteArrayLiteral("POST");
+    case M::Head: return QByteArrayLiteral("HEAD");
+    case M::Options: return QByteArrayLiteral("OPTIONS");
+    case M::Patch: return QByteArrayLiteral("PATCH");
+    case M::Connect: return QByteArrayLiteral("CONNECT");
+    case M::Trace: return QByteArrayLiteral("TRACE");
+    default: return QByteArrayLiteral("UNKNOWN");
+    }
+}
+
+// The path as a reader should see it in a log: decoded where that is valid UTF-8, and short.
+QString displayPath(const QByteArray &rawPath)
+{
+    QString path = QString::fromUtf8(QByteArray::fromPercentEncoding(rawPath.left(512)));
+    if (rawPath.size() > 512)
+        path += QStringLiteral("...");
+    return path;
+}
+
+bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag)
+{
+    for (QByteArray candidate : ifNoneMatch.split(',')) {
+        candidate = candidate.trimmed();
+        if (candidate == "*")
+            return true;
+        if (candidate.startsWith("W/"))
+            candidate = candidate.mid(2);
+        if (candidate == etag)
+            return true;
+    }
+    return false;
+}
+
+QByteArray etagFor(const QByteArray &stored)
+{
+    return '"' + QCryptographicHash::hash(stored, QCryptographicHash::Sha1).toHex().left(20) + '"';
+}
+
+void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision, const QByteArray &policy)
+{
+    response.addHeader(QByteArrayLiteral("RateLimit-Limit"), QByteArray::number(decision.limit));
+    response.addHeader(QByteArrayLiteral("RateLimit-Remaining"), QByteArray::number(decision.remaining));
+    const qint64 reset = decision.nextSlot.count() > 0 ? (decision.nextSlot.count() + 999) / 1000 : 0;
+    response.addHeader(QByteArrayLiteral("RateLimit-Reset"), QByteArray::number(reset));
+    response.addHeader(QByteArrayLiteral("RateLimit-Policy"), policy);
+}
+
+} // namespace
+
+ApiServer::ApiServer(Components components, QObject *parent)
+    : QAbstractHttpServer(parent)
+    , m_c(components)
+{
+}
+
+ApiServer::~ApiServer() = default;
+
+void ApiServer::stopListening()
+{
+    for (QTcpServer *server : servers())
+        server->close();
+}
+
+bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    // Copy what the request needs now: the server reuses `request` for the connection's next one.
+    Context context;
+    context.id = ++m_requestIds;
+    context.socket = socket;
+    context.connectionKey = socket;
+    context.method = request.method();
+    context.methodName = methodName(context.method);
+    context.rawPath = request.url().path(QUrl::FullyEncoded).toLatin1();
+    context.client = m_c.identity.clientFor(request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")));
+    context.ifNoneMatch = request.value(QByteArrayLiteral("If-None-Match"));
+    context.head = context.method == QHttpServerRequest::Method::Head;
+    context.close = request.value(QByteArrayLiteral("Connection")).compare("close", Qt::CaseInsensitive) == 0;
+    context.startedMs = QDateTime::currentMSecsSinceEpoch();
+    context.timer.start();
+
+    auto it = m_connections.find(socket);
+    if (it == m_connections.end()) {
+        it = m_connections.insert(socket, Connection{});
+        connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
+    }
+    context.sequence = it->nextSequence++;
+    ++m_inFlight;
+    dispatch(std::move(context));
+    return true;
+}
+
+void ApiServer::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    // handleRequest() takes every request; this is here because the base class requires it.
+    Q_UNUSED(request);
+    Q_UNUSED(socket);
+}
+
+void ApiServer::dispatch(Context context)
+{
+    using M = QHttpServerRequest::Method;
+    const bool isGet = context.method == M::Get || context.method == M::Head;
+    const QList<QByteArray> segments = context.rawPath.split('/');
+    // segments[0] is the empty text before the leading '/'.
+    const qsizetype n = segments.size();
+    auto notAllowed = [&](const char *allow) {
+        HttpResponse r = HttpResponse::error(
+            405, QStringLiteral("method %1 is not allowed on %2; use %3")
+                     .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath), QLatin1String(allow)));
+        r.addHeader(QByteArrayLiteral("Allow"), allow);
+        respond(context, r);
+    };
+
+    if (n == 2 && (segments[1] == "livez" || segments[1] == "healthz")) {
+        if (!isGet)
+            return notAllowed("GET, HEAD");
+        if (segments[1] == "livez")
+            return respond(context, HttpResponse::json(200, QByteArrayLiteral("{\"status\":\"ok\"}")));
+        health(std::move(context));
+        return;
+    }
+    const bool report = n == 3 && segments[1] == "reports";
+    const bool refresh = n == 4 && segments[1] == "reports" && segments[3] == "refresh";
+    if (report || refresh) {
+        if (report && !isGet)
+            return notAllowed("GET, HEAD");
+        if (refresh && context.method != M::Post)
+            return notAllowed("POST");
+        QString why;
+        const std::optional<QString> region = validateRegion(QByteArray::fromPercentEncoding(segments[2]), &why);
+        if (!region) {
+            qCInfo(lcHttp).noquote() << context.client << "refused region:" << why;
+            return respond(context, HttpResponse::error(422, why));
+        }
+        if (report)
+            getReport(std::move(context), *region);
+        else
+            refreshReport(std::move(context), *region);
+        return;
+    }
+    respond(context, HttpResponse::error(404, QStringLiteral("no such resource: %1 %2; see GET /reports/{region}")
+                                                  .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath))));
+}
+
+QCoro::Task<> ApiServer::getReport(Context context, QString region)
+{
+    // The limiter's script and the cache read leave in one write: one round trip for a hit.
+    QCoro::Task<RateLimitDecision> limitTask = m_c.limiter.check(context.client);
+    QCoro::Task<CacheRead> readTask = m_c.cache.read(region);
+    const RateLimitDecision decision = co_await limitTask;
+    CacheRead read = co_await readTask;
+
+    const QByteArray policy = m_c.limiter.policy();
+    if (!decision.allowed) {
+        HttpResponse r = decision.failed
+            ? HttpResponse::error(503, QStringLiteral("the rate limiter is unavailable, so the request was refused"))
+            : HttpResponse::error(429, QStringLiteral("Rate limit exceeded"));
+        addRateLimitHeaders(r, decision, policy);
+        r.addHeader(QByteArrayLiteral("Retry-After"), QByteArray::number(decision.retryAfterSeconds()));
+        respond(context, r, QByteArrayLiteral("LIMITED"));
+        co_return;
+    }
+
+    Report report;
+    QByteArray stored;
+    QByteArray outcome;
+    milliseconds ttlLeft{0};
+    if (read.outcome == CacheRead::Outcome::Hit) {
+        report = std::move(read.report);
+        stored = std::move(read.stored);
+        ttlLeft = read.ttlLeft;
+        outcome = QByteArrayLiteral("HIT");
+    } else {
+        QCoro::Task<std::optional<Report>> computeTask = m_c.source.compute(region);
+        std::optional<Report> computed = co_await computeTask;
+        if (!computed) {
+            respond(context, HttpResponse::error(503, QStringLiteral("the service is shutting down")),
+                    QByteArrayLiteral("ERROR"));
+            co_return;
+        }
+        report = std::move(*computed);
+        stored = report.toJson(false);
+        if (read.outcome == CacheRead::Outcome::Unavailable) {
+            outcome = QByteArrayLiteral("BYPASS");
+        } else {
+            QCoro::Task<bool> storeTask = m_c.cache.store(report);
+            const bool storedOk = co_await storeTask;
+            outcome = QByteArrayLiteral("MISS");
+            ttlLeft = storedOk ? duration_cast<milliseconds>(m_c.cache.ttl()) : 0ms;
+        }
+    }
+
+    const bool cached = outcome == "HIT";
+    const QByteArray etag = etagFor(stored);
+    const bool notModified = !context.ifNoneMatch.isEmpty() && etagMatches(context.ifNoneMatch, etag);
+    HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, report.toJson(cached));
+    r.addHeader(QByteArrayLiteral("X-Cache"), outcome);
+    r.addHeader(QByteArrayLiteral("ETag"), etag);
+    if (outcome == "BYPASS") {
+        r.addHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
+    } else {
+        r.addHeader(QByteArrayLiteral("Cache-Control"),
+                    QByteArrayLiteral("max-age=") + QByteArray::number(qint64(ttlLeft.count() / 1000)));
+    }
+    const qint64 age = std::max<qint64>(0, report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
+    r.addHeader(QByteArrayLiteral("Age"), QByteArray::number(cached ? age : 0));
+    addRateLimitHeaders(r, decision, policy);
+    respond(context, r, outcome);
+}
+
+QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
+{
+    QCoro::Task<std::optional<bool>> invalidateTask = m_c.cache.invalidate(region);
+    const std::optional<bool> deleted = co_await invalidateTask;
+    if (!deleted) {
+        HttpResponse r = HttpResponse::json(
+            503, QByteArrayLiteral("{\"detail\":\"Redis is unavailable: the report was not invalidated\",\"invalidated\":false}"));
+        r.addHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
+        respond(context, r, QByteArrayLiteral("ERROR"));
+        co_return;
+    }
+    qCInfo(lcHttp).noquote() << QStringLiteral("invalidated report:") + region << (*deleted ? "(it was cached)" : "(it was not cached)");
+    respond(context, HttpResponse::json(200, *deleted ? QByteArrayLiteral("{\"invalidated\":true}")
+                                                      : QByteArrayLiteral("{\"invalidated\":false}")));
+}
+
+QCoro::Task<> ApiServer::health(Context context)
+{
+    RedisPendingReply ping = m_c.redis.ping();
+    const RedisReply pong = co_await ping;
+    if (pong.isOk())
+        respond(context, HttpResponse::json(200, QByteArrayLiteral("{\"status\":\"ok\",\"redis\":\"up\"}")));
+    else
+        respond(context, HttpResponse::json(503, QByteArrayLiteral("{\"status\":\"degraded\",\"redis\":\"down\",\"detail\":")
+                                                     + jsonString(pong.errorText()) + '}'));
+}
+
+void ApiServer::respond(Context &context, const HttpResponse &response, QByteArray outcome)
+{
+    Q_ASSERT(!context.answered);
+    context.answered = true;
+    --m_inFlight;
+    if (context.socket)
+        write(context.connectionKey, context.sequence, response.serialize(!context.head, context.close), context.close);
+
+    if (outcome.isEmpty() && response.status >= 500)
+        outcome = QByteArrayLiteral("ERROR");
+    static const QMetaMethod finishedSignal = QMetaMethod::fromSignal(&ApiServer::requestFinished);
+    const bool observed = isSignalConnected(finishedSignal);
+    if (!observed && !m_accessLog)
+        return;
+    RequestRecord record;
+    record.id = context.id;
+    record.startedMsSinceEpoch = context.startedMs;
+    record.client = context.client;
+    record.method = context.methodName;
+    record.path = displayPath(context.rawPath);
+    record.status = response.status;
+    record.outcome = outcome;
+    record.latencyMs = double(context.timer.nsecsElapsed()) / 1e6;
+    record.retryAfterSeconds = response.header(QByteArrayLiteral("Retry-After")).toLongLong();
+    if (m_accessLog) {
+        qCInfo(lcHttp).noquote() << record.client << record.method << record.path << record.status
+                                 << (outcome.isEmpty() ? QByteArrayLiteral("-") : outcome)
+                                 << QString::number(record.latencyMs, 'f', 1) + QStringLiteral("ms")
+                                 << (record.retryAfterSeconds ? QStringLiteral("Retry-After=%1").arg(record.retryAfterSeconds)
+                                                              : QString());
+    }
+    if (observed)
+        Q_EMIT requestFinished(record);
+}
+
+void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool close)
+{
+    auto it = m_connections.find(key);
+    if (it == m_connections.end() || it->closing)
+        return;
+    // Answers leave in request order (RFC 9112 pipelining): one that finished early waits its turn.
+    if (sequence != it->nextToWrite) {
+        it->ready.emplace(sequence, Connection::Answer{std::move(bytes), close});
+        return;
+    }
+    QTcpSocket *socket = key;
+    Connection::Answer answer{std::move(bytes), close};
+    while (true) {
+        if (socket->state() == QAbstractSocket::ConnectedState)
+            socket->write(answer.bytes);
+        ++it->nextToWrite;
+        if (answer.close) {
+            it->closing = true;
+            socket->disconnectFromHost();
+            return;
+        }
+        const auto next = it->ready.find(it->nextToWrite);
+        if (next == it->ready.end())
+            return;
+        answer = std::move(next->second);
+        it->ready.erase(next);
+    }
+}
+
+} // namespace Cachedash

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "redisscript.h"
+
+#include <QByteArray>
+#include <QLoggingCategory>
+
+#include <qcoro/qcorotask.h>
+
+#include <chrono>
+
+Q_DECLARE_LOGGING_CATEGORY(lcRateLimit)
+
+namespace Cachedash {
+
+class RedisClient;
+
+// The limiter's answer for one request.
+struct RateLimitDecision
+{
+    bool allowed = true;
+    bool failed = false; // Redis could not decide; `allowed` then follows the failure policy
+    int limit = 0;
+    int remaining = 0;
+    std::chrono::milliseconds nextSlot{0}; // until a slot frees: the Retry-After when rejected
+    QString problem; // when failed
+
+    // Whole seconds, rounded up: a client that waits this long is admitted.
+    qint64 retryAfterSeconds() const;
+};
+
+// A sliding-window limiter: at most limit() requests per window() for each client, decided
+// atomically in Redis by resources/lua/sliding_window.lua under rate:sliding:{client}.
+class SlidingWindowLimiter
+{
+public:
+    enum class OnError { Allow, Deny };
+
+    SlidingWindowLimiter(RedisClient &redis, int limit, std::chrono::milliseconds window);
+
+    int limit() const { return m_limit; }
+    std::chrono::milliseconds window() const { return m_window; }
+    void setLimit(int limit) { m_limit = limit; }
+    void setWindow(std::chrono::milliseconds window) { m_window = window; }
+    OnError onError() const { return m_onError; }
+    void setOnError(OnError policy) { m_onError = policy; }
+
+    static QByteArray keyFor(const QString &client);
+
+    // Decides for one request of `client` (an address). The script is sent before this returns,
+    // so a command issued right after shares its round trip.
+    QCoro::Task<RateLimitDecision> check(QString client);
+
+    // "5;w=10", for the RateLimit-Policy header.
+    QByteArray policy() const;
+
+private:
+    RedisClient &m_redis;
+    RedisScript m_script;
+    int m_limit;
+    std::chrono::milliseconds m_window;
+    OnError m_onError = OnError::Allow;
+    QByteArray m_memberPrefix;
+    quint64 m_sequence = 0;
+    bool m_failing = false;
+};
+
+} // namespace Cachedash

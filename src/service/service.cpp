@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "service.h"
+
+#include "apiserver.h"
+#include "clientidentity.h"
+#include "redisclient.h"
+#include "reportcache.h"
+#include "reportsource.h"
+#include "slidingwindowlimiter.h"
+
+#include <QTcpServer>
+
+using namespace std::chrono;
+
+namespace Cachedash {
+
+Service::Service(ServiceOptions options, QObject *parent)
+    : QObject(parent)
+    , m_options(std::move(options))
+{
+    RedisClient::Options redisOptions;
+    redisOptions.commandTimeout = m_options.redisTimeout;
+    redisOptions.connectTimeout = m_options.redisTimeout;
+    m_redis = std::make_unique<RedisClient>(m_options.redisUrl, redisOptions);
+    m_source = std::make_unique<ReportSource>(m_options.reportDelay);
+    m_cache = std::make_unique<ReportCache>(*m_redis, m_options.cacheTtl);
+    m_limiter = std::make_unique<SlidingWindowLimiter>(*m_redis, m_options.rateLimit, m_options.rateWindow);
+    m_limiter->setOnError(m_options.rateLimitOnError);
+    m_identity = std::make_unique<ClientIdentity>();
+    for (const QString &proxy : std::as_const(m_options.trustedProxies))
+        m_identity->addTrustedProxy(proxy);
+    m_api = std::make_unique<ApiServer>(ApiServer::Components{*m_redis, *m_cache, *m_source, *m_limiter, *m_identity});
+    m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
+}
+
+Service::~Service()
+{
+    shutdown();
+}
+
+QCoro::Task<bool> Service::start(milliseconds startupTimeout)
+{
+    auto *tcp = new QTcpServer(m_api.get());
+    if (!tcp->listen(m_options.bindAddress, m_options.port)) {
+        m_error = QStringLiteral("cannot listen on %1:%2: %3")
+                      .arg(m_options.bindAddress.toString())
+                      .arg(m_options.port)
+                      .arg(tcp->errorString());
+        delete tcp;
+        co_return false;
+    }
+    m_port = tcp->serverPort();
+    m_api->bind(tcp);
+
+    m_redis->open();
+    const bool ready = co_await m_redis->waitForReady(startupTimeout);
+    if (!ready) {
+        m_error = QStringLiteral("cannot reach Redis at %1: %2")
+                      .arg(m_options.redisUrl.toDisplayString(),
+                           m_redis->lastError().isEmpty() ? QStringLiteral("no answer") : m_redis->lastError());
+        m_api->stopListening();
+        m_redis->close();
+        co_return false;
+    }
+    co_return true;
+}
+
+void Service::shutdown()
+{
+    if (m_shutDown)
+        return;
+    m_shutDown = true;
+    m_api->stopListening();
+    // Every suspended request resumes now: computations end, Redis commands fail with Closed,
+    // and each request writes its answer.
+    m_source->shutdown();
+    m_redis->close();
+}
+
+QHostAddress Service::address() const
+{
+    return m_options.bindAddress;
+}
+
+QString Service::baseUrl() const
+{
+    QHostAddress shown = m_options.bindAddress;
+    if (shown == QHostAddress(QHostAddress::AnyIPv4) || shown == QHostAddress(QHostAddress::Any))
+        shown = QHostAddress(QHostAddress::LocalHost);
+    else if (shown == QHostAddress(QHostAddress::AnyIPv6))
+        shown = QHostAddress(QHostAddress::LocalHostIPv6);
+    const QString host = shown.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + shown.toString() + u']'
+                                                                          : shown.toString();
+    return QStringLiteral("http://%1:%2").arg(host).arg(m_port);
+}
+
+} // namespace Cachedash

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "serviceoptions.h"
+
+#include <QObject>
+
+#include <qcoro/qcorotask.h>
+
+#include <memory>
+
+namespace Cachedash {
+
+class ApiServer;
+class ClientIdentity;
+class RedisClient;
+class ReportCache;
+class ReportSource;
+class SlidingWindowLimiter;
+
+// The reports service, whole: one Redis connection, the report source, the cache, the limiter
+// and the HTTP API, on the thread that creates it. Headless mode runs it alone; the window hosts
+// the same object.
+class Service : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit Service(ServiceOptions options, QObject *parent = nullptr);
+    ~Service() override;
+
+    // Listens, then connects to Redis. False (with errorString()) when the port cannot be bound,
+    // or when Redis does not answer within startupTimeout. Nothing is left listening on failure.
+    QCoro::Task<bool> start(std::chrono::milliseconds startupTimeout = std::chrono::milliseconds(2000));
+    // Stops listening and ends every request in flight at once (each still gets an answer).
+    void shutdown();
+
+    QString errorString() const { return m_error; }
+    QHostAddress address() const;
+    quint16 port() const { return m_port; }
+    // http://127.0.0.1:8000
+    QString baseUrl() const;
+    const ServiceOptions &options() const { return m_options; }
+
+    RedisClient &redis() { return *m_redis; }
+    ReportSource &source() { return *m_source; }
+    ReportCache &cache() { return *m_cache; }
+    SlidingWindowLimiter &limiter() { return *m_limiter; }
+    ApiServer &api() { return *m_api; }
+
+private:
+    ServiceOptions m_options;
+    std::unique_ptr<RedisClient> m_redis;
+    std::unique_ptr<ReportSource> m_source;
+    std::unique_ptr<ReportCache> m_cache;
+    std::unique_ptr<SlidingWindowLimiter> m_limiter;
+    std::unique_ptr<ClientIdentity> m_identity;
+    std::unique_ptr<ApiServer> m_api;
+    QString m_error;
+    quint16 m_port = 0;
+    bool m_shutDown = false;
+};
+
+} // namespace Cachedash
