@@ -30,7 +30,9 @@ std::optional<QString> validateRegion(const QByteArray &utf8, QString *why)
         const bool ok = QChar::isLetter(c) || QChar::isDigit(c) || c == U'-' || c == U'_' || c == U'.';
         if (!ok) {
             // Invisible characters are named by code point, the rest shown as they are.
-            const bool invisible = !QChar::isPrint(c) || QChar::isSpace(c);
+            const QChar::Category category = QChar::category(c);
+            const bool invisible = !QChar::isPrint(c) || QChar::isSpace(c) || category == QChar::Mark_NonSpacing
+                || category == QChar::Mark_SpacingCombining || category == QChar::Mark_Enclosing;
             const QString shown = invisible
                 ? QString(QStringLiteral("U+") + QString::number(uint(c), 16).toUpper().rightJustified(4, u'0'))
                 : QString(u'\'' + QString::fromUcs4(&c, 1) + u'\'');

@@ -173,8 +173,12 @@ void RedisClient::scheduleReconnect(const QString &reason)
     if (m_state == State::Closed)
         return;
     if (reason != m_lastError) {
-        qCWarning(lcRedis).noquote() << "Redis at" << m_url.toDisplayString() << "unavailable:" << reason
-                                     << "- retrying";
+        // Before the first connection the owner decides what to tell the user (see waitForReady()).
+        if (m_everReady)
+            qCWarning(lcRedis).noquote() << "Redis at" << m_url.toDisplayString() << "unavailable:" << reason
+                                         << "- retrying";
+        else
+            qCDebug(lcRedis).noquote() << "Redis at" << m_url.toDisplayString() << "not reachable yet:" << reason;
         m_lastError = reason;
         Q_EMIT errorOccurred(reason);
     }

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "apiserver.h"
+#include "redisclient.h"
+#include "reportsource.h"
+#include "service.h"
+#include "testhttp.h"
+#include "testredisserver.h"
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTcpSocket>
+#include <QTest>
+
+#include <qcoro/qcorotask.h>
+
+#include <memory>
+
+using namespace std::chrono_literals;
+using namespace Cachedash;
+using Cachedash::Test::HeaderList;
+using Cachedash::Test::HttpResult;
+using Cachedash::Test::TestHttp;
+using Cachedash::Test::TestRedisServer;
+
+namespace {
+// Requests carry X-Forwarded-For from a trusted 127.0.0.1, so each test picks its own client and
+// the limiter's windows do not mix.
+HeaderList from(const QByteArray &client)
+{
+    return {{QByteArrayLiteral("X-Forwarded-For"), client}};
+}
+
+QByteArray closing(const QString &path, const QByteArray &client)
+{
+    return TestHttp::getRequest(path, {{"X-Forwarded-For", client}, {"Connection", "close"}});
+}
+} // namespace
+
+class tst_ApiServer : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void init();
+    void cleanup();
+
+    void seedWalkthrough();
+    void concurrentRequestsAdmitExactlyTheLimit();
+    void waitingRetryAfterIsEnough();
+    void headers();
+    void badInput_data();
+    void badInput();
+    void unicodeRegion();
+    void missesOverlap();
+    void oneRoundTripForCachedGet();
+    void pipelinedAnswersComeInOrder();
+    void clientLeavesDuringMiss();
+    void healthFollowsRedis();
+    void redisDownBypassesTheCache();
+
+private:
+    std::unique_ptr<Service> startService(ServiceOptions options = {});
+    ServiceOptions defaults() const;
+
+    TestRedisServer m_redis;
+    std::unique_ptr<Service> m_service;
+    std::unique_ptr<TestHttp> m_http;
+};
+
+void tst_ApiServer::initTestCase()
+{
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+}
+
+ServiceOptions tst_ApiServer::defaults() const
+{
+    ServiceOptions o;
+    o.redisUrl = RedisUrl::parse(m_redis.url()).value();
+    o.redisUrlGiven = true;
+    o.port = 0;
+    o.reportDelay = 200ms;
+    o.trustedProxies = {QStringLiteral("127.0.0.1")};
+    o.accessLog = false;
+    return o;
+}
+
+std::unique_ptr<Service> tst_ApiServer::startService(ServiceOptions options)
+{
+    auto service = std::make_unique<Service>(std::move(options));
+    if (!QCoro::waitFor(service->start())) {
+        qWarning() << service->errorString();
+        return nullptr;
+    }
+    return service;
+}
+
+void tst_ApiServer::init()
+{
+    if (!m_redis.isRunning())
+        QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
+    m_service = startService(defaults());
+    QVERIFY(m_service);
+    m_http = std::make_unique<TestHttp>(QUrl(m_service->baseUrl()));
+}
+
+void tst_ApiServer::cleanup()
+{
+    m_http.reset();
+    m_service.reset();
+}
+
+void tst_ApiServer::seedWalkthrough()
+{
+    ServiceOptions options = defaults();
+    options.reportDelay = 1500ms; // the seed's own figure
+    m_service = startService(options);
+    QVERIFY(m_service);
+    TestHttp http{QUrl(m_service->baseUrl())};
+    const HeaderList me = from("198.51.100.10");
+
+    // 1. First call: a miss, about 1.5 s, cached false.
+    const HttpResult miss = http.get(QStringLiteral("/reports/emea"), me);
+    QCOMPARE(miss.status, 200);
+    QCOMPARE(miss.header("content-type"), QByteArray("application/json"));
+    QVERIFY2(miss.elapsedMs >= 1400, qPrintable(QString::number(miss.elapsedMs)));
+    const QJsonObject first = miss.json();
+    QCOMPARE(first.value(QLatin1String("region")).toString(), QStringLiteral("emea"));
+    QCOMPARE(first.value(QLatin1String("total_sales")).toDouble(), 4938.24);
+    QCOMPARE(first.value(QLatin1String("cached")).toBool(), false);
+    const QString generatedAt = first.value(QLatin1String("generated_at")).toString();
+    QVERIFY2(generatedAt.endsWith(QStringLiteral("+00:00")), qPrintable(generatedAt));
+    QVERIFY(QDateTime::fromString(generatedAt, Qt::ISODateWithMs).isValid());
+
+    // 2. Second call: a hit, fast, cached true, same report.
+    const HttpResult hit = http.get(QStringLiteral("/reports/emea"), me);
+    QCOMPARE(hit.status, 200);
+    QVERIFY2(hit.elapsedMs < 500, qPrintable(QString::number(hit.elapsedMs)));
+    QCOMPARE(hit.json().value(QLatin1String("cached")).toBool(), true);
+    QCOMPARE(hit.json().value(QLatin1String("generated_at")).toString(), generatedAt);
+
+    // 3. The key and its TTL, straight from Redis.
+    const QByteArray stored = m_redis.command({"GET", "report:emea"});
+    QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("generated_at")).toString(), generatedAt);
+    QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("cached")).toBool(true), false);
+    const int ttl = m_redis.command({"TTL", "report:emea"}).toInt();
+    QVERIFY2(ttl >= 28 && ttl <= 30, qPrintable(QString::number(ttl)));
+
+    // 4. Refresh invalidates; the next read is a slow miss again.
+    const HttpResult refresh = http.post(QStringLiteral("/reports/emea/refresh"), me);
+    QCOMPARE(refresh.status, 200);
+    QCOMPARE(refresh.body, QByteArray("{\"invalidated\":true}"));
+    QCOMPARE(m_redis.command({"EXISTS", "report:emea"}), QByteArray("0"));
+    QCOMPARE(http.post(QStringLiteral("/reports/emea/refresh"), me).body, QByteArray("{\"invalidated\":false}"));
+    const HttpResult again = http.get(QStringLiteral("/reports/emea"), me);
+    QVERIFY(again.elapsedMs >= 1400);
+    QCOMPARE(again.json().value(QLatin1String("cached")).toBool(), false);
+
+    // 5. The limiter: 5 per 10 s, then 429 with an honest Retry-After.
+    const HeaderList burst = from("198.51.100.11");
+    QList<int> statuses;
+    for (int i = 0; i < 7; ++i) {
+        const HttpResult r = http.get(QStringLiteral("/reports/apac"), burst);
+        statuses << r.status;
+        if (r.status == 429) {
+            QCOMPARE(r.json().value(QLatin1String("detail")).toString(), QStringLiteral("Rate limit exceeded"));
+            const int retryAfter = r.header("retry-after").toInt();
+            QVERIFY2(retryAfter >= 1 && retryAfter <= 10, r.header("retry-after").constData());
+        }
+    }
+    QCOMPARE(statuses, (QList<int>{200, 200, 200, 200, 200, 429, 429}));
+}
+
+void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
+{
+    QCOMPARE(m_http->get(QStringLiteral("/reports/conc"), from("198.51.100.99")).status, 200);
+    QList<QByteArray> requests;
+    for (int i = 0; i < 30; ++i)
+        requests << closing(QStringLiteral("/reports/conc"), "198.51.100.20");
+    const QList<HttpResult> results = m_http->concurrentRaw(requests);
+    int ok = 0;
+    int limited = 0;
+    for (const HttpResult &r : results) {
+        ok += r.status == 200;
+        limited += r.status == 429;
+    }
+    QCOMPARE(ok, 5);
+    QCOMPARE(limited, 25);
+    QCOMPARE(m_redis.command({"ZCARD", "rate:sliding:198.51.100.20"}), QByteArray("5"));
+    const int pttl = m_redis.command({"PTTL", "rate:sliding:198.51.100.20"}).toInt();
+    QVERIFY2(pttl > 8000 && pttl <= 10000, qPrintable(QString::number(pttl)));
+}
+
+void tst_ApiServer::waitingRetryAfterIsEnough()
+{
+    ServiceOptions options = defaults();
+    options.rateLimit = 2;
+    options.rateWindow = 2s;
+    m_service = startService(options);
+    QVERIFY(m_service);
+    TestHttp http{QUrl(m_service->baseUrl())};
+    const HeaderList me = from("198.51.100.30");
+    QCOMPARE(http.get(QStringLiteral("/livez")).status, 200);
+    QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
+    QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
+    const HttpResult limited = http.get(QStringLiteral("/reports/wait"), me);
+    QCOMPARE(limited.status, 429);
+    const int retryAfter = limited.header("retry-after").toInt();
+    QVERIFY2(retryAfter >= 1 && retryAfter <= 2, limited.header("retry-after").constData());
+    QCOMPARE(limited.header("ratelimit-remaining"), QByteArray("0"));
+    QCOMPARE(limited.header("ratelimit-reset"), limited.header("retry-after"));
+    QTest::qWait(retryAfter * 1000);
+    QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
+}
+
+void tst_ApiServer::headers()
+{
+    const HeaderList me = from("198.51.100.40");
+    const HttpResult miss = m_http->get(QStringLiteral("/reports/hdr"), me);
+    QCOMPARE(miss.status, 200);
+    QCOMPARE(miss.header("x-cache"), QByteArray("MISS"));
+    QCOMPARE(miss.header("cache-control"), QByteArray("max-age=30"));
+    QCOMPARE(miss.header("age"), QByteArray("0"));
+    QCOMPARE(miss.header("ratelimit-limit"), QByteArray("5"));
+    QCOMPARE(miss.header("ratelimit-remaining"), QByteArray("4"));
+    QCOMPARE(miss.header("ratelimit-reset"), QByteArray("10"));
+    QCOMPARE(miss.header("ratelimit-policy"), QByteArray("5;w=10"));
+    const QByteArray etag = miss.header("etag");
+    QVERIFY2(etag.size() > 8 && etag.startsWith('"') && etag.endsWith('"'), etag.constData());
+
+    const HttpResult hit = m_http->get(QStringLiteral("/reports/hdr"), me);
+    QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
+    QCOMPARE(hit.header("etag"), etag);
+    QCOMPARE(hit.header("ratelimit-remaining"), QByteArray("3"));
+    const QByteArray maxAge = hit.header("cache-control");
+    QVERIFY2(maxAge == "max-age=29" || maxAge == "max-age=30", maxAge.constData());
+    QVERIFY(hit.header("age").toInt() <= 1);
+
+    const HttpResult notModified = m_http->get(QStringLiteral("/reports/hdr"),
+                                               {{"X-Forwarded-For", "198.51.100.40"}, {"If-None-Match", etag}});
+    QCOMPARE(notModified.status, 304);
+    QVERIFY(notModified.body.isEmpty());
+    QCOMPARE(notModified.header("etag"), etag);
+    QCOMPARE(notModified.header("x-cache"), QByteArray("HIT"));
+    QCOMPARE(notModified.header("ratelimit-remaining"), QByteArray("2"));
+
+    const HttpResult otherTag = m_http->get(QStringLiteral("/reports/hdr"),
+                                            {{"X-Forwarded-For", "198.51.100.40"}, {"If-None-Match", "\"nope\""}});
+    QCOMPARE(otherTag.status, 200);
+}
+
+void tst_ApiServer::badInput_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("mentions");
+    QTest::addColumn<QByteArray>("allow");
+
+    QTest::newRow("space") << QByteArray("GET") << QByteArray("/reports/em%20ea") << 422 << "U+0020" << QByteArray();
+    QTest::newRow("encoded slash") << QByteArray("GET") << QByteArray("/reports/a%2Fb") << 422 << "'/'" << QByteArray();
+    QTest::newRow("nul") << QByteArray("GET") << QByteArray("/reports/x%00") << 422 << "U+0000" << QByteArray();
+    QTest::newRow("invalid utf-8") << QByteArray("GET") << QByteArray("/reports/%FF%FE") << 422 << "UTF-8"
+                                   << QByteArray();
+    QTest::newRow("redis glob") << QByteArray("GET") << QByteArray("/reports/*") << 422 << "'*'" << QByteArray();
+    QTest::newRow("too long") << QByteArray("GET") << QByteArray("/reports/" + QByteArray(65, 'a')) << 422
+                              << "longer than 64" << QByteArray();
+    QTest::newRow("empty region") << QByteArray("GET") << QByteArray("/reports/") << 422 << "empty" << QByteArray();
+    QTest::newRow("refresh bad region") << QByteArray("POST") << QByteArray("/reports/a:b/refresh") << 422 << "':'"
+                                        << QByteArray();
+    QTest::newRow("unknown route") << QByteArray("GET") << QByteArray("/nope") << 404 << "no such resource"
+                                   << QByteArray();
+    QTest::newRow("extra segment") << QByteArray("GET") << QByteArray("/reports/emea/extra") << 404
+                                   << "no such resource" << QByteArray();
+    QTest::newRow("delete a report") << QByteArray("DELETE") << QByteArray("/reports/emea") << 405 << "DELETE"
+                                     << QByteArray("GET, HEAD");
+    QTest::newRow("get refresh") << QByteArray("GET") << QByteArray("/reports/emea/refresh") << 405 << "use POST"
+                                 << QByteArray("POST");
+    QTest::newRow("post livez") << QByteArray("POST") << QByteArray("/livez") << 405 << "POST"
+                                << QByteArray("GET, HEAD");
+}
+
+void tst_ApiServer::badInput()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QByteArray, path);
+    QFETCH(int, status);
+    QFETCH(QString, mentions);
+    QFETCH(QByteArray, allow);
+    const QByteArray request = method + ' ' + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const QList<HttpResult> answers = m_http->rawOnOneConnection(request, 1);
+    QCOMPARE(answers.size(), 1);
+    const HttpResult &r = answers.first();
+    QCOMPARE(r.status, status);
+    QCOMPARE(r.header("content-type"), QByteArray("application/json"));
+    const QString detail = r.json().value(QLatin1String("detail")).toString();
+    QVERIFY2(detail.contains(mentions), qPrintable(detail));
+    QCOMPARE(r.header("allow"), allow);
+    // Nothing reached Redis: no key, not even the limiter's.
+    QCOMPARE(m_redis.command({"DBSIZE"}), QByteArray("0"));
+    // And the server is still there.
+    QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
+}
+
+void tst_ApiServer::unicodeRegion()
+{
+    const HttpResult r = m_http->get(QStringLiteral("/reports/z%C3%BCrich"), from("198.51.100.50"));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json().value(QLatin1String("region")).toString(), QStringLiteral("zürich"));
+    QCOMPARE(r.json().value(QLatin1String("total_sales")).toDouble(), 7407.36);
+    QCOMPARE(m_redis.command({"EXISTS", QStringLiteral("report:zürich").toUtf8()}), QByteArray("1"));
+}
+
+void tst_ApiServer::missesOverlap()
+{
+    QList<QByteArray> requests;
+    for (int i = 0; i < 10; ++i)
+        requests << closing(QStringLiteral("/reports/overlap%1").arg(i), "198.51.100." + QByteArray::number(60 + i));
+    QElapsedTimer timer;
+    timer.start();
+    const QList<HttpResult> results = m_http->concurrentRaw(requests);
+    const qint64 took = timer.elapsed();
+    for (const HttpResult &r : results) {
+        QCOMPARE(r.status, 200);
+        QCOMPARE(r.header("x-cache"), QByteArray("MISS"));
+    }
+    // Ten 200 ms computations one after another would take 2 s.
+    QVERIFY2(took >= 190 && took < 1000, qPrintable(QString::number(took)));
+    QCOMPARE(m_service->source().computations(), 10u);
+}
+
+void tst_ApiServer::oneRoundTripForCachedGet()
+{
+    const HeaderList me = from("198.51.100.70");
+    QCOMPARE(m_http->get(QStringLiteral("/reports/rtt"), me).status, 200);
+    QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
+    const auto before = m_service->redis().stats();
+    const HttpResult hit = m_http->get(QStringLiteral("/reports/rtt"), me);
+    QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
+    const auto after = m_service->redis().stats();
+    // One write to Redis carried everything the request needed...
+    QCOMPARE(after.writeEvents - before.writeEvents, 1u);
+    // ...and that was the limiter by EVALSHA (no script text) plus the cache read.
+    QCOMPARE(m_redis.commandCalls("evalsha"), 1);
+    QCOMPARE(m_redis.commandCalls("eval"), 0);
+    QCOMPARE(m_redis.commandCalls("get"), 1);
+    QCOMPARE(m_redis.commandCalls("pttl"), 1);
+    QCOMPARE(after.commands - before.commands, 3u);
+}
+
+void tst_ApiServer::pipelinedAnswersComeInOrder()
+{
+    const QByteArray bytes = TestHttp::getRequest(QStringLiteral("/reports/slowfirst"), {{"X-Forwarded-For", "198.51.100.80"}})
+        + TestHttp::getRequest(QStringLiteral("/livez"))
+        + TestHttp::getRequest(QStringLiteral("/reports/bad%20region"));
+    const QList<HttpResult> answers = m_http->rawOnOneConnection(bytes, 3);
+    QCOMPARE(answers.size(), 3);
+    QCOMPARE(answers[0].status, 200);
+    QCOMPARE(answers[0].json().value(QLatin1String("region")).toString(), QStringLiteral("slowfirst"));
+    QCOMPARE(answers[1].status, 200);
+    QCOMPARE(answers[1].body, QByteArray("{\"status\":\"ok\"}"));
+    QCOMPARE(answers[2].status, 422);
+}
+
+void tst_ApiServer::clientLeavesDuringMiss()
+{
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QStringLiteral("127.0.0.1"), m_service->port());
+        QVERIFY(socket.waitForConnected(2000));
+        socket.write(TestHttp::getRequest(QStringLiteral("/reports/leaver"), {{"X-Forwarded-For", "198.51.100.90"}}));
+        QVERIFY(socket.waitForBytesWritten(2000));
+        QTest::qWait(50);
+        socket.abort();
+    }
+    QTRY_COMPARE(m_service->api().inFlight(), 0);
+    // The computation finished and was cached for the next reader; the server is fine.
+    QCOMPARE(m_redis.command({"EXISTS", "report:leaver"}), QByteArray("1"));
+    const HttpResult r = m_http->get(QStringLiteral("/reports/leaver"), from("198.51.100.91"));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("x-cache"), QByteArray("HIT"));
+}
+
+void tst_ApiServer::healthFollowsRedis()
+{
+    QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
+    const HttpResult up = m_http->get(QStringLiteral("/healthz"));
+    QCOMPARE(up.status, 200);
+    QCOMPARE(up.body, QByteArray("{\"status\":\"ok\",\"redis\":\"up\"}"));
+    m_redis.stop();
+    const HttpResult down = m_http->get(QStringLiteral("/healthz"));
+    QCOMPARE(down.status, 503);
+    QCOMPARE(down.json().value(QLatin1String("redis")).toString(), QStringLiteral("down"));
+    QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
+    QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
+    QTRY_COMPARE_WITH_TIMEOUT(m_http->get(QStringLiteral("/healthz")).status, 200, 3000);
+}
+
+void tst_ApiServer::redisDownBypassesTheCache()
+{
+    m_redis.stop();
+    const HttpResult r = m_http->get(QStringLiteral("/reports/outage"), from("198.51.100.100"));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("x-cache"), QByteArray("BYPASS"));
+    QCOMPARE(r.json().value(QLatin1String("cached")).toBool(true), false);
+    const HttpResult refresh = m_http->post(QStringLiteral("/reports/outage/refresh"), from("198.51.100.100"));
+    QCOMPARE(refresh.status, 503);
+    QCOMPARE(refresh.json().value(QLatin1String("invalidated")).toBool(true), false);
+    QVERIFY(refresh.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("not invalidated")));
+}
+
+QTEST_GUILESS_MAIN(tst_ApiServer)
+#include "tst_apiserver.moc"

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The cachedash binary as a user or a script runs it: --headless, its one "Listening on" line,
+// clean exits on signals, and clear errors.
+#include "testhttp.h"
+#include "testredisserver.h"
+
+#include <QElapsedTimer>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTcpServer>
+#include <QTest>
+
+#include <csignal>
+
+using Cachedash::Test::TestHttp;
+using Cachedash::Test::TestRedisServer;
+
+class tst_Headless : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void listensServesAndStops_data();
+    void listensServesAndStops();
+    void portInUse();
+    void explicitRedisUnreachable();
+    void invalidOptions_data();
+    void invalidOptions();
+    void helpAndVersion();
+
+private:
+    TestRedisServer m_redis;
+};
+
+void tst_Headless::initTestCase()
+{
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+}
+
+void tst_Headless::listensServesAndStops_data()
+{
+    QTest::addColumn<int>("signalNumber");
+    QTest::newRow("SIGTERM") << int(SIGTERM);
+    QTest::newRow("SIGINT") << int(SIGINT);
+}
+
+void tst_Headless::listensServesAndStops()
+{
+    QFETCH(int, signalNumber);
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
+    QProcess process;
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+                  {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                   QStringLiteral("--redis-url"), m_redis.url()});
+    QVERIFY(process.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
+    const QString line = QString::fromUtf8(process.readLine()).trimmed();
+    const QRegularExpressionMatch match
+        = QRegularExpression(QStringLiteral("^Listening on http://127\\.0\\.0\\.1:(\\d+)$")).match(line);
+    QVERIFY2(match.hasMatch(), qPrintable(line));
+    TestHttp http{QUrl(QStringLiteral("http://127.0.0.1:%1").arg(match.captured(1)))};
+    QCOMPARE(http.get(QStringLiteral("/healthz")).status, 200);
+    QCOMPARE(http.get(QStringLiteral("/reports/cli")).status, 200);
+
+    ::kill(pid_t(process.processId()), signalNumber);
+    QVERIFY(process.waitForFinished(3000));
+    QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(process.exitCode(), 0);
+    // Headless mode logs one access line per request.
+    const QString log = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(log.contains(QStringLiteral("GET /reports/cli 200 MISS")), qPrintable(log));
+}
+
+void tst_Headless::portInUse()
+{
+    QTcpServer taken;
+    QVERIFY(taken.listen(QHostAddress::LocalHost, 0));
+    QProcess process;
+    QElapsedTimer timer;
+    timer.start();
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+                  {QStringLiteral("--headless"), QStringLiteral("--port"), QString::number(taken.serverPort()),
+                   QStringLiteral("--redis-url"), m_redis.url()});
+    QVERIFY(process.waitForFinished(3000));
+    QVERIFY(process.exitCode() != 0);
+    const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines.first().contains(QStringLiteral("cannot listen on 127.0.0.1:%1").arg(taken.serverPort())),
+             qPrintable(lines.first()));
+    QVERIFY(process.readAllStandardOutput().isEmpty());
+}
+
+void tst_Headless::explicitRedisUnreachable()
+{
+    TestRedisServer gone;
+    QVERIFY2(gone.start(), qPrintable(gone.errorString()));
+    const QString url = gone.url();
+    gone.stop();
+    QProcess process;
+    QElapsedTimer timer;
+    timer.start();
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+                  {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                   QStringLiteral("--redis-url"), url});
+    QVERIFY(process.waitForFinished(5000));
+    QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
+    QCOMPARE(process.exitCode(), 1);
+    const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines.first().contains(QStringLiteral("cannot reach Redis at ") + url), qPrintable(lines.first()));
+}
+
+void tst_Headless::invalidOptions_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("port not a number") << QStringList{QStringLiteral("--port"), QStringLiteral("http")} << "--port";
+    QTest::newRow("port too big") << QStringList{QStringLiteral("--port"), QStringLiteral("70000")} << "--port";
+    QTest::newRow("bad redis url") << QStringList{QStringLiteral("--redis-url"), QStringLiteral("http://x")}
+                                   << "unsupported scheme";
+    QTest::newRow("rate limit zero") << QStringList{QStringLiteral("--rate-limit"), QStringLiteral("0")}
+                                     << "--rate-limit";
+    QTest::newRow("negative delay") << QStringList{QStringLiteral("--report-delay-ms"), QStringLiteral("-5")}
+                                    << "--report-delay-ms";
+    QTest::newRow("bad policy") << QStringList{QStringLiteral("--rate-limit-on-error"), QStringLiteral("maybe")}
+                                << "allow or deny";
+    QTest::newRow("bad bind") << QStringList{QStringLiteral("--bind"), QStringLiteral("example.com")} << "--bind";
+    QTest::newRow("unknown option") << QStringList{QStringLiteral("--frobnicate")} << "frobnicate";
+}
+
+void tst_Headless::invalidOptions()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, mentions);
+    QProcess process;
+    process.start(QStringLiteral(CACHEDASH_BINARY), QStringList{QStringLiteral("--headless")} + args);
+    QVERIFY(process.waitForFinished(3000));
+    QCOMPARE(process.exitCode(), 2);
+    const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines.first().startsWith(QStringLiteral("cachedash: ")), qPrintable(lines.first()));
+    QVERIFY2(lines.first().contains(mentions), qPrintable(lines.first()));
+}
+
+void tst_Headless::helpAndVersion()
+{
+    QProcess help;
+    help.start(QStringLiteral(CACHEDASH_BINARY), {QStringLiteral("--help")});
+    QVERIFY(help.waitForFinished(3000));
+    QCOMPARE(help.exitCode(), 0);
+    const QByteArray text = help.readAllStandardOutput();
+    for (const char *option : {"--headless", "--port", "--redis-url", "--report-delay-ms", "--cache-ttl",
+                               "--rate-limit", "--rate-window", "--trusted-proxy"})
+        QVERIFY2(text.contains(option), option);
+    QProcess version;
+    version.start(QStringLiteral(CACHEDASH_BINARY), {QStringLiteral("--version")});
+    QVERIFY(version.waitForFinished(3000));
+    QVERIFY(version.readAllStandardOutput().startsWith("cachedash "));
+}
+
+QTEST_GUILESS_MAIN(tst_Headless)
+#include "tst_headless.moc"
