@@ -73,6 +73,12 @@ void RedisClient::setCommandTimeout(milliseconds timeout)
     m_tick.setInterval(tickInterval(m_options.commandTimeout));
 }
 
+void RedisClient::setUrl(const RedisUrl &url)
+{
+    if (m_state == State::Disconnected || m_state == State::Closed)
+        m_url = url;
+}
+
 void RedisClient::open()
 {
     if (m_state != State::Disconnected && m_state != State::Closed)

@@ -73,6 +73,8 @@ public:
     ~RedisClient() override;
 
     const RedisUrl &url() const { return m_url; }
+    // Takes effect at the next open(); only while Disconnected or Closed.
+    void setUrl(const RedisUrl &url);
     const Options &options() const { return m_options; }
     void setCommandTimeout(std::chrono::milliseconds timeout);
     State state() const { return m_state; }

@@ -4,6 +4,7 @@
 #include "apiserver.h"
 #include "clientidentity.h"
 #include "redisclient.h"
+#include "redisserverprocess.h"
 #include "reportcache.h"
 #include "reportsource.h"
 #include "slidingwindowlimiter.h"
@@ -52,14 +53,43 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
     m_port = tcp->serverPort();
     m_api->bind(tcp);
 
-    m_redis->open();
-    const bool ready = co_await m_redis->waitForReady(startupTimeout);
+    const bool ready = co_await connectRedis(startupTimeout);
     if (!ready) {
-        m_error = QStringLiteral("cannot reach Redis at %1: %2")
-                      .arg(m_options.redisUrl.toDisplayString(),
-                           m_redis->lastError().isEmpty() ? QStringLiteral("no answer") : m_redis->lastError());
         m_api->stopListening();
         m_redis->close();
+        co_return false;
+    }
+    co_return true;
+}
+
+QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
+{
+    if (!m_options.privateRedis) {
+        m_redis->open();
+        // The default address gets a short try before a private server is started instead.
+        const milliseconds wait = m_options.redisUrlGiven ? startupTimeout : milliseconds(500);
+        const bool ready = co_await m_redis->waitForReady(wait);
+        if (ready)
+            co_return true;
+        if (m_options.redisUrlGiven) {
+            m_error = QStringLiteral("cannot reach Redis at %1: %2")
+                          .arg(m_options.redisUrl.toDisplayString(),
+                               m_redis->lastError().isEmpty() ? QStringLiteral("no answer") : m_redis->lastError());
+            co_return false;
+        }
+        m_redis->close();
+    }
+    m_privateRedis = std::make_unique<RedisServerProcess>();
+    if (!m_privateRedis->start()) {
+        m_error = QStringLiteral("no Redis at %1, and no private one either: %2")
+                      .arg(m_options.redisUrl.toDisplayString(), m_privateRedis->errorString());
+        co_return false;
+    }
+    m_redis->setUrl(m_privateRedis->url());
+    m_redis->open();
+    const bool ready = co_await m_redis->waitForReady(std::max(startupTimeout, milliseconds(3000)));
+    if (!ready) {
+        m_error = QStringLiteral("the private redis-server did not answer: %1").arg(m_privateRedis->output());
         co_return false;
     }
     co_return true;
@@ -75,6 +105,8 @@ void Service::shutdown()
     // and each request writes its answer.
     m_source->shutdown();
     m_redis->close();
+    if (m_privateRedis)
+        m_privateRedis->stop();
 }
 
 QHostAddress Service::address() const

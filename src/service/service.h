@@ -14,6 +14,7 @@ namespace Cachedash {
 class ApiServer;
 class ClientIdentity;
 class RedisClient;
+class RedisServerProcess;
 class ReportCache;
 class ReportSource;
 class SlidingWindowLimiter;
@@ -29,8 +30,10 @@ public:
     explicit Service(ServiceOptions options, QObject *parent = nullptr);
     ~Service() override;
 
-    // Listens, then connects to Redis. False (with errorString()) when the port cannot be bound,
-    // or when Redis does not answer within startupTimeout. Nothing is left listening on failure.
+    // Listens, then connects to Redis. Without a Redis URL it tries redis://127.0.0.1:6379 and,
+    // when nothing answers there (or with --private-redis), starts a private redis-server.
+    // False (with errorString()) when the port cannot be bound, or when Redis does not answer
+    // within startupTimeout. Nothing is left listening on failure.
     QCoro::Task<bool> start(std::chrono::milliseconds startupTimeout = std::chrono::milliseconds(2000));
     // Stops listening and ends every request in flight at once (each still gets an answer).
     void shutdown();
@@ -41,6 +44,8 @@ public:
     // http://127.0.0.1:8000
     QString baseUrl() const;
     const ServiceOptions &options() const { return m_options; }
+    // The private redis-server, when the service started one.
+    RedisServerProcess *privateRedis() const { return m_privateRedis.get(); }
 
     RedisClient &redis() { return *m_redis; }
     ReportSource &source() { return *m_source; }
@@ -49,6 +54,8 @@ public:
     ApiServer &api() { return *m_api; }
 
 private:
+    QCoro::Task<bool> connectRedis(std::chrono::milliseconds startupTimeout);
+
     ServiceOptions m_options;
     std::unique_ptr<RedisClient> m_redis;
     std::unique_ptr<ReportSource> m_source;
@@ -56,6 +63,7 @@ private:
     std::unique_ptr<SlidingWindowLimiter> m_limiter;
     std::unique_ptr<ClientIdentity> m_identity;
     std::unique_ptr<ApiServer> m_api;
+    std::unique_ptr<RedisServerProcess> m_privateRedis;
     QString m_error;
     quint16 m_port = 0;
     bool m_shutDown = false;

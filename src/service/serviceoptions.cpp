@@ -50,6 +50,10 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
                                         "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
                                         "also REDIS_URL or CACHEDASH_REDIS_URL)."),
                          QStringLiteral("url")));
+    parser.addOption(opt(QStringLiteral("private-redis"),
+                         QStringLiteral("Start a private redis-server (loopback, no persistence) instead of using one. "
+                                        "This happens anyway when no URL is given and nothing answers at "
+                                        "redis://127.0.0.1:6379.")));
     parser.addOption(opt(QStringLiteral("redis-timeout-ms"),
                          QStringLiteral("Timeout of each Redis command in milliseconds (default 1000)."),
                          QStringLiteral("ms")));
@@ -85,10 +89,15 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
     };
 
     o.headless = parser.isSet(QStringLiteral("headless"));
+    o.privateRedis = parser.isSet(QStringLiteral("private-redis"));
 
     QString url;
     QString urlSource;
-    if (parser.isSet(QStringLiteral("redis-url"))) {
+    if (o.privateRedis && parser.isSet(QStringLiteral("redis-url")))
+        return fail(QStringLiteral("--private-redis and --redis-url contradict each other: choose one"));
+    if (o.privateRedis) {
+        // The flag wins over REDIS_URL and CACHEDASH_REDIS_URL from the environment.
+    } else if (parser.isSet(QStringLiteral("redis-url"))) {
         url = parser.value(QStringLiteral("redis-url"));
         urlSource = QStringLiteral("--redis-url");
     } else if (env.contains(QStringLiteral("CACHEDASH_REDIS_URL"))) {

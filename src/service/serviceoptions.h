@@ -20,6 +20,7 @@ struct ServiceOptions
 {
     RedisUrl redisUrl;
     bool redisUrlGiven = false; // set explicitly: never silently replaced
+    bool privateRedis = false; // always start a private redis-server
     QHostAddress bindAddress = QHostAddress(QHostAddress::LocalHost);
     quint16 port = 8000;
     std::chrono::milliseconds reportDelay{1500};

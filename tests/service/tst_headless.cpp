@@ -8,6 +8,7 @@
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QTest>
 
 #include <csignal>
@@ -23,6 +24,7 @@ private Q_SLOTS:
     void initTestCase();
     void listensServesAndStops_data();
     void listensServesAndStops();
+    void privateRedisStopsWithUs();
     void portInUse();
     void explicitRedisUnreachable();
     void invalidOptions_data();
@@ -70,6 +72,39 @@ void tst_Headless::listensServesAndStops()
     // Headless mode logs one access line per request.
     const QString log = QString::fromUtf8(process.readAllStandardError());
     QVERIFY2(log.contains(QStringLiteral("GET /reports/cli 200 MISS")), qPrintable(log));
+}
+
+void tst_Headless::privateRedisStopsWithUs()
+{
+    QProcess process;
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+                  {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                   QStringLiteral("--private-redis")});
+    QVERIFY(process.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
+    const QString listening = QString::fromUtf8(process.readLine()).trimmed();
+    const QString base = listening.section(u' ', 2);
+    TestHttp http{QUrl(base)};
+    QCOMPARE(http.get(QStringLiteral("/reports/private")).status, 200);
+    const QString log = QString::fromUtf8(process.readAllStandardError());
+    const QRegularExpressionMatch match
+        = QRegularExpression(QStringLiteral("started a private redis-server at redis://127\\.0\\.0\\.1:(\\d+)")).match(log);
+    QVERIFY2(match.hasMatch(), qPrintable(log));
+    const quint16 port = quint16(match.captured(1).toUInt());
+
+    auto answers = [port] {
+        QTcpSocket probe;
+        probe.connectToHost(QHostAddress::LocalHost, port);
+        if (!probe.waitForConnected(500))
+            return false;
+        probe.write("PING\r\n");
+        return probe.waitForReadyRead(500) && probe.readAll().startsWith("+PONG");
+    };
+    QVERIFY(answers());
+    // SIGKILL gives cachedash no chance to clean up: the kernel still stops its redis-server.
+    process.kill();
+    QVERIFY(process.waitForFinished(3000));
+    QTRY_VERIFY_WITH_TIMEOUT(!answers(), 3000);
 }
 
 void tst_Headless::portInUse()
