@@ -20,7 +20,8 @@ int main(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("cachedash"));
     QCoreApplication::setApplicationVersion(QStringLiteral(CACHEDASH_VERSION));
-    qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddTHH:mm:ss.zzz} %{if-category}%{category}: %{endif}%{message}"));
+    qSetMessagePattern(
+        QStringLiteral("%{time yyyy-MM-ddTHH:mm:ss.zzz} %{if-category}%{category}: %{endif}%{message}"));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
@@ -53,7 +54,9 @@ int main(int argc, char *argv[])
         return 1;
     }
     if (const RedisServerProcess *redis = service.privateRedis()) {
-        qInfo().noquote() << (options->privateRedis ? QStringLiteral("started") : QStringLiteral("no Redis at redis://127.0.0.1:6379, so started"))
+        qInfo().noquote() << (options->privateRedis
+                ? QStringLiteral("started")
+                : QStringLiteral("no Redis at redis://127.0.0.1:6379, so started"))
                           << "a private redis-server at" << redis->url().toDisplayString()
                           << "(no persistence; it stops when cachedash does)";
     }

@@ -45,21 +45,11 @@ QByteArray jsonString(QStringView text)
     for (QChar c : text) {
         const char16_t u = c.unicode();
         switch (u) {
-        case u'"':
-            out += "\\\"";
-            break;
-        case u'\\':
-            out += "\\\\";
-            break;
-        case u'\n':
-            out += "\\n";
-            break;
-        case u'\r':
-            out += "\\r";
-            break;
-        case u'\t':
-            out += "\\t";
-            break;
+        case u'"': out += "\\\""; break;
+        case u'\\': out += "\\\\"; break;
+        case u'\n': out += "\\n"; break;
+        case u'\r': out += "\\r"; break;
+        case u'\t': out += "\\t"; break;
         default:
             if (u < 0x20) {
                 char escaped[8];
@@ -76,7 +66,8 @@ QByteArray jsonString(QStringView text)
 
 QByteArray isoTimestamp(const QDateTime &utc)
 {
-    return utc.toUTC().toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss.zzz")).toLatin1() + QByteArrayLiteral("+00:00");
+    return utc.toUTC().toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss.zzz")).toLatin1()
+        + QByteArrayLiteral("+00:00");
 }
 
 QByteArray Report::toJson(bool cached) const

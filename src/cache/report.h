@@ -27,7 +27,8 @@ struct Report
 
     // Parses and validates a stored report. Anything that is not a complete, well-typed report of
     // `expectedRegion` is refused with a reason.
-    static std::optional<Report> fromJson(const QByteArray &json, const QString &expectedRegion, QString *why);
+    static std::optional<Report> fromJson(
+        const QByteArray &json, const QString &expectedRegion, QString *why);
 
     friend bool operator==(const Report &, const Report &) = default;
 };

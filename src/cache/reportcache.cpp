@@ -11,8 +11,7 @@ namespace Cachedash {
 ReportCache::ReportCache(RedisClient &redis, seconds ttl)
     : m_redis(redis)
     , m_ttl(ttl)
-{
-}
+{ }
 
 QByteArray ReportCache::keyFor(const QString &region)
 {
@@ -44,7 +43,8 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
         if (why.isEmpty())
             why = QStringLiteral("not a string value");
         ++m_corrupt;
-        qCWarning(lcCache).noquote() << "ignoring the invalid entry under" << QString::fromUtf8(key) << "-" << why;
+        qCWarning(lcCache).noquote() << "ignoring the invalid entry under" << QString::fromUtf8(key) << "-"
+                                     << why;
         read.outcome = CacheRead::Outcome::Corrupt;
         read.problem = why;
         co_return read;
@@ -64,7 +64,8 @@ QCoro::Task<bool> ReportCache::store(Report report)
     RedisPendingReply pending = m_redis.set(key, json, m_ttl);
     const RedisReply reply = co_await pending;
     if (!reply.isOk()) {
-        qCWarning(lcCache).noquote() << "could not store" << QString::fromUtf8(key) << "-" << reply.errorText();
+        qCWarning(lcCache).noquote() << "could not store" << QString::fromUtf8(key) << "-"
+                                     << reply.errorText();
         co_return false;
     }
     co_return true;
@@ -72,7 +73,7 @@ QCoro::Task<bool> ReportCache::store(Report report)
 
 QCoro::Task<std::optional<bool>> ReportCache::invalidate(QString region)
 {
-    const QByteArrayList keys{keyFor(region)};
+    const QByteArrayList keys { keyFor(region) };
     RedisPendingReply pending = m_redis.del(keys);
     const RedisReply reply = co_await pending;
     if (!reply.isInteger()) {

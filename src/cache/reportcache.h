@@ -26,7 +26,7 @@ struct CacheRead
     Outcome outcome = Outcome::Miss;
     Report report; // on Hit
     QByteArray stored; // on Hit: the bytes as stored (toJson(false))
-    std::chrono::milliseconds ttlLeft{0}; // on Hit: what remains of the entry's time to live
+    std::chrono::milliseconds ttlLeft { 0 }; // on Hit: what remains of the entry's time to live
     QString problem; // on Corrupt or Unavailable: why
 };
 

@@ -16,8 +16,7 @@ public:
     Delay(ReportSource *source, milliseconds duration)
         : m_source(source)
         , m_duration(duration)
-    {
-    }
+    { }
 
     bool await_ready() const noexcept { return m_source->m_shutDown; }
 
@@ -56,8 +55,7 @@ private:
 ReportSource::ReportSource(milliseconds delay, QObject *parent)
     : QObject(parent)
     , m_delay(delay)
-{
-}
+{ }
 
 ReportSource::~ReportSource()
 {

@@ -102,8 +102,7 @@ void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decisi
 ApiServer::ApiServer(Components components, QObject *parent)
     : QAbstractHttpServer(parent)
     , m_c(components)
-{
-}
+{ }
 
 ApiServer::~ApiServer() = default;
 
@@ -123,7 +122,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     context.method = request.method();
     context.methodName = methodName(context.method);
     context.rawPath = request.url().path(QUrl::FullyEncoded).toLatin1();
-    context.client = m_c.identity.clientFor(request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")));
+    context.client = m_c.identity.clientFor(
+        request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")));
     context.ifNoneMatch = request.value(QByteArrayLiteral("If-None-Match"));
     context.head = context.method == QHttpServerRequest::Method::Head;
     context.close = request.value(QByteArrayLiteral("Connection")).compare("close", Qt::CaseInsensitive) == 0;
@@ -132,7 +132,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
     auto it = m_connections.find(socket);
     if (it == m_connections.end()) {
-        it = m_connections.insert(socket, Connection{});
+        it = m_connections.insert(socket, Connection {});
         connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
     }
     context.sequence = it->nextSequence++;
@@ -156,9 +156,10 @@ void ApiServer::dispatch(Context context)
     // segments[0] is the empty text before the leading '/'.
     const qsizetype n = segments.size();
     auto notAllowed = [&](const char *allow) {
-        HttpResponse r = HttpResponse::error(
-            405, QStringLiteral("method %1 is not allowed on %2; use %3")
-                     .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath), QLatin1String(allow)));
+        HttpResponse r = HttpResponse::error(405,
+            QStringLiteral("method %1 is not allowed on %2; use %3")
+                .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath),
+                    QLatin1String(allow)));
         r.addHeader(QByteArrayLiteral("Allow"), allow);
         respond(context, r);
     };
@@ -179,7 +180,8 @@ void ApiServer::dispatch(Context context)
         if (refresh && context.method != M::Post)
             return notAllowed("POST");
         QString why;
-        const std::optional<QString> region = validateRegion(QByteArray::fromPercentEncoding(segments[2]), &why);
+        const std::optional<QString> region
+            = validateRegion(QByteArray::fromPercentEncoding(segments[2]), &why);
         if (!region) {
             qCInfo(lcHttp).noquote() << context.client << "refused region:" << why;
             return respond(context, HttpResponse::error(422, why));
@@ -190,8 +192,10 @@ void ApiServer::dispatch(Context context)
             refreshReport(std::move(context), *region);
         return;
     }
-    respond(context, HttpResponse::error(404, QStringLiteral("no such resource: %1 %2; see GET /reports/{region}")
-                                                  .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath))));
+    respond(context,
+        HttpResponse::error(404,
+            QStringLiteral("no such resource: %1 %2; see GET /reports/{region}")
+                .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath))));
 }
 
 QCoro::Task<> ApiServer::getReport(Context context, QString region)
@@ -204,9 +208,9 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
 
     const QByteArray policy = m_c.limiter.policy();
     if (!decision.allowed) {
-        HttpResponse r = decision.failed
-            ? HttpResponse::error(503, QStringLiteral("the rate limiter is unavailable, so the request was refused"))
-            : HttpResponse::error(429, QStringLiteral("Rate limit exceeded"));
+        HttpResponse r = decision.failed ? HttpResponse::error(503,
+                             QStringLiteral("the rate limiter is unavailable, so the request was refused"))
+                                         : HttpResponse::error(429, QStringLiteral("Rate limit exceeded"));
         addRateLimitHeaders(r, decision, policy);
         r.addHeader(QByteArrayLiteral("Retry-After"), QByteArray::number(decision.retryAfterSeconds()));
         respond(context, r, QByteArrayLiteral("LIMITED"));
@@ -216,7 +220,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     Report report;
     QByteArray stored;
     QByteArray outcome;
-    milliseconds ttlLeft{0};
+    milliseconds ttlLeft { 0 };
     if (read.outcome == CacheRead::Outcome::Hit) {
         report = std::move(read.report);
         stored = std::move(read.stored);
@@ -227,7 +231,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
         std::optional<Report> computed = co_await computeTask;
         if (!computed) {
             respond(context, HttpResponse::error(503, QStringLiteral("the service is shutting down")),
-                    QByteArrayLiteral("ERROR"));
+                QByteArrayLiteral("ERROR"));
             co_return;
         }
         report = std::move(*computed);
@@ -245,16 +249,18 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     const bool cached = outcome == "HIT";
     const QByteArray etag = etagFor(stored);
     const bool notModified = !context.ifNoneMatch.isEmpty() && etagMatches(context.ifNoneMatch, etag);
-    HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, report.toJson(cached));
+    HttpResponse r
+        = notModified ? HttpResponse { 304, {}, {} } : HttpResponse::json(200, report.toJson(cached));
     r.addHeader(QByteArrayLiteral("X-Cache"), outcome);
     r.addHeader(QByteArrayLiteral("ETag"), etag);
     if (outcome == "BYPASS") {
         r.addHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
     } else {
         r.addHeader(QByteArrayLiteral("Cache-Control"),
-                    QByteArrayLiteral("max-age=") + QByteArray::number(qint64(ttlLeft.count() / 1000)));
+            QByteArrayLiteral("max-age=") + QByteArray::number(qint64(ttlLeft.count() / 1000)));
     }
-    const qint64 age = std::max<qint64>(0, report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
+    const qint64 age
+        = std::max<qint64>(0, report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
     r.addHeader(QByteArrayLiteral("Age"), QByteArray::number(cached ? age : 0));
     addRateLimitHeaders(r, decision, policy);
     respond(context, r, outcome);
@@ -265,15 +271,19 @@ QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
     QCoro::Task<std::optional<bool>> invalidateTask = m_c.cache.invalidate(region);
     const std::optional<bool> deleted = co_await invalidateTask;
     if (!deleted) {
-        HttpResponse r = HttpResponse::json(
-            503, QByteArrayLiteral("{\"detail\":\"Redis is unavailable: the report was not invalidated\",\"invalidated\":false}"));
+        HttpResponse r = HttpResponse::json(503,
+            QByteArrayLiteral("{\"detail\":\"Redis is unavailable: the report was not "
+                              "invalidated\",\"invalidated\":false}"));
         r.addHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
         respond(context, r, QByteArrayLiteral("ERROR"));
         co_return;
     }
-    qCInfo(lcHttp).noquote() << QStringLiteral("invalidated report:") + region << (*deleted ? "(it was cached)" : "(it was not cached)");
-    respond(context, HttpResponse::json(200, *deleted ? QByteArrayLiteral("{\"invalidated\":true}")
-                                                      : QByteArrayLiteral("{\"invalidated\":false}")));
+    qCInfo(lcHttp).noquote() << QStringLiteral("invalidated report:") + region
+                             << (*deleted ? "(it was cached)" : "(it was not cached)");
+    respond(context,
+        HttpResponse::json(200,
+            *deleted ? QByteArrayLiteral("{\"invalidated\":true}")
+                     : QByteArrayLiteral("{\"invalidated\":false}")));
 }
 
 QCoro::Task<> ApiServer::health(Context context)
@@ -283,8 +293,10 @@ QCoro::Task<> ApiServer::health(Context context)
     if (pong.isOk())
         respond(context, HttpResponse::json(200, QByteArrayLiteral("{\"status\":\"ok\",\"redis\":\"up\"}")));
     else
-        respond(context, HttpResponse::json(503, QByteArrayLiteral("{\"status\":\"degraded\",\"redis\":\"down\",\"detail\":")
-                                                     + jsonString(pong.errorText()) + '}'));
+        respond(context,
+            HttpResponse::json(503,
+                QByteArrayLiteral("{\"status\":\"degraded\",\"redis\":\"down\",\"detail\":")
+                    + jsonString(pong.errorText()) + '}'));
 }
 
 void ApiServer::respond(Context &context, const HttpResponse &response, QByteArray outcome)
@@ -293,7 +305,8 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
     context.answered = true;
     --m_inFlight;
     if (context.socket)
-        write(context.connectionKey, context.sequence, response.serialize(!context.head, context.close), context.close);
+        write(context.connectionKey, context.sequence, response.serialize(!context.head, context.close),
+            context.close);
 
     if (outcome.isEmpty() && response.status >= 500)
         outcome = QByteArrayLiteral("ERROR");
@@ -315,8 +328,9 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
         qCInfo(lcHttp).noquote() << record.client << record.method << record.path << record.status
                                  << (outcome.isEmpty() ? QByteArrayLiteral("-") : outcome)
                                  << QString::number(record.latencyMs, 'f', 1) + QStringLiteral("ms")
-                                 << (record.retryAfterSeconds ? QStringLiteral("Retry-After=%1").arg(record.retryAfterSeconds)
-                                                              : QString());
+                                 << (record.retryAfterSeconds
+                                            ? QStringLiteral("Retry-After=%1").arg(record.retryAfterSeconds)
+                                            : QString());
     }
     if (observed)
         Q_EMIT requestFinished(record);
@@ -329,11 +343,11 @@ void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool 
         return;
     // Answers leave in request order (RFC 9112 pipelining): one that finished early waits its turn.
     if (sequence != it->nextToWrite) {
-        it->ready.emplace(sequence, Connection::Answer{std::move(bytes), close});
+        it->ready.emplace(sequence, Connection::Answer { std::move(bytes), close });
         return;
     }
     QTcpSocket *socket = key;
-    Connection::Answer answer{std::move(bytes), close};
+    Connection::Answer answer { std::move(bytes), close };
     while (true) {
         if (socket->state() == QAbstractSocket::ConnectedState)
             socket->write(answer.bytes);

@@ -47,11 +47,12 @@ bool ClientIdentity::addTrustedProxy(const QString &cidr, QString *error)
     } else {
         const QHostAddress single(text);
         if (!single.isNull())
-            subnet = {single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
+            subnet = { single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32 };
     }
     if (subnet.first.isNull() || subnet.second < 0) {
         if (error)
-            *error = QStringLiteral("\"%1\" is not an address or CIDR range (e.g. 10.0.0.0/8)").arg(text.left(64));
+            *error = QStringLiteral("\"%1\" is not an address or CIDR range (e.g. 10.0.0.0/8)")
+                         .arg(text.left(64));
         return false;
     }
     m_trusted.append(subnet);

@@ -16,7 +16,10 @@ struct HttpResponse
     QList<std::pair<QByteArray, QByteArray>> headers;
     QByteArray body;
 
-    void addHeader(QByteArray name, QByteArray value) { headers.emplaceBack(std::move(name), std::move(value)); }
+    void addHeader(QByteArray name, QByteArray value)
+    {
+        headers.emplaceBack(std::move(name), std::move(value));
+    }
     QByteArray header(const QByteArray &name) const;
 
     // A JSON body with its Content-Type.

@@ -31,11 +31,12 @@ std::optional<QString> validateRegion(const QByteArray &utf8, QString *why)
         if (!ok) {
             // Invisible characters are named by code point, the rest shown as they are.
             const QChar::Category category = QChar::category(c);
-            const bool invisible = !QChar::isPrint(c) || QChar::isSpace(c) || category == QChar::Mark_NonSpacing
-                || category == QChar::Mark_SpacingCombining || category == QChar::Mark_Enclosing;
-            const QString shown = invisible
-                ? QString(QStringLiteral("U+") + QString::number(uint(c), 16).toUpper().rightJustified(4, u'0'))
-                : QString(u'\'' + QString::fromUcs4(&c, 1) + u'\'');
+            const bool invisible = !QChar::isPrint(c) || QChar::isSpace(c)
+                || category == QChar::Mark_NonSpacing || category == QChar::Mark_SpacingCombining
+                || category == QChar::Mark_Enclosing;
+            const QString shown = invisible ? QString(QStringLiteral("U+")
+                                      + QString::number(uint(c), 16).toUpper().rightJustified(4, u'0'))
+                                            : QString(u'\'' + QString::fromUcs4(&c, 1) + u'\'');
             return refuse(QStringLiteral("the region contains %1").arg(shown));
         }
     }

@@ -36,15 +36,16 @@ QByteArray SlidingWindowLimiter::keyFor(const QString &client)
 
 QByteArray SlidingWindowLimiter::policy() const
 {
-    return QByteArray::number(m_limit) + ";w=" + QByteArray::number(qint64(duration_cast<seconds>(m_window).count()));
+    return QByteArray::number(m_limit)
+        + ";w=" + QByteArray::number(qint64(duration_cast<seconds>(m_window).count()));
 }
 
 QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
 {
     const int limit = m_limit;
-    QByteArrayList keys{keyFor(client)};
-    QByteArrayList args{QByteArray::number(qint64(m_window.count())), QByteArray::number(limit),
-                        m_memberPrefix + QByteArray::number(++m_sequence)};
+    QByteArrayList keys { keyFor(client) };
+    QByteArrayList args { QByteArray::number(qint64(m_window.count())), QByteArray::number(limit),
+        m_memberPrefix + QByteArray::number(++m_sequence) };
     QCoro::Task<RedisReply> pending = m_redis.evalScript(m_script, std::move(keys), std::move(args));
     const RedisReply reply = co_await pending;
 
@@ -56,12 +57,14 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
         decision.allowed = m_onError == OnError::Allow;
         decision.remaining = decision.allowed ? limit : 0;
         decision.nextSlot = m_window;
-        decision.problem = reply.isOk() ? QStringLiteral("unexpected reply from the limiter script: ") + reply.toDebugString()
-                                        : reply.errorText();
+        decision.problem = reply.isOk()
+            ? QStringLiteral("unexpected reply from the limiter script: ") + reply.toDebugString()
+            : reply.errorText();
         // One line per outage, not one per request.
         if (!std::exchange(m_failing, true))
-            qCWarning(lcRateLimit).noquote() << "limiter unavailable, failing" << (decision.allowed ? "open" : "closed")
-                                             << "-" << decision.problem;
+            qCWarning(lcRateLimit).noquote()
+                << "limiter unavailable, failing" << (decision.allowed ? "open" : "closed") << "-"
+                << decision.problem;
         co_return decision;
     }
     if (std::exchange(m_failing, false))

@@ -36,9 +36,8 @@ QString contextError(const redisAsyncContext *context, const QString &fallback)
 } // namespace
 
 RedisClient::RedisClient(RedisUrl url, QObject *parent)
-    : RedisClient(std::move(url), Options{}, parent)
-{
-}
+    : RedisClient(std::move(url), Options {}, parent)
+{ }
 
 RedisClient::RedisClient(RedisUrl url, Options options, QObject *parent)
     : QObject(parent)
@@ -148,7 +147,7 @@ void RedisClient::connectNow()
     // The handshake goes first in the pipe; commands issued meanwhile queue up behind it.
     m_handshakeLeft = 0;
     if (m_url.hasCredentials()) {
-        QByteArrayList auth{QByteArrayLiteral("AUTH")};
+        QByteArrayList auth { QByteArrayLiteral("AUTH") };
         if (!m_url.username.isEmpty())
             auth << m_url.username.toUtf8();
         auth << m_url.password.toUtf8();
@@ -156,7 +155,7 @@ void RedisClient::connectNow()
         issue(auth, PendingCommand::Role::Handshake);
     }
     if (m_url.database != 0) {
-        const QByteArrayList select{QByteArrayLiteral("SELECT"), QByteArray::number(m_url.database)};
+        const QByteArrayList select { QByteArrayLiteral("SELECT"), QByteArray::number(m_url.database) };
         ++m_handshakeLeft;
         issue(select, PendingCommand::Role::Handshake);
     }
@@ -181,10 +180,11 @@ void RedisClient::scheduleReconnect(const QString &reason)
     if (reason != m_lastError) {
         // Before the first connection the owner decides what to tell the user (see waitForReady()).
         if (m_everReady)
-            qCWarning(lcRedis).noquote() << "Redis at" << m_url.toDisplayString() << "unavailable:" << reason
-                                         << "- retrying";
+            qCWarning(lcRedis).noquote()
+                << "Redis at" << m_url.toDisplayString() << "unavailable:" << reason << "- retrying";
         else
-            qCDebug(lcRedis).noquote() << "Redis at" << m_url.toDisplayString() << "not reachable yet:" << reason;
+            qCDebug(lcRedis).noquote()
+                << "Redis at" << m_url.toDisplayString() << "not reachable yet:" << reason;
         m_lastError = reason;
         Q_EMIT errorOccurred(reason);
     }
@@ -221,7 +221,8 @@ void RedisClient::onTick()
 {
     const auto now = steady_clock::now();
     if (m_context && !m_transportUp && now >= m_connectDeadline) {
-        resetConnection(QStringLiteral("connecting timed out after %1 ms").arg(m_options.connectTimeout.count()));
+        resetConnection(
+            QStringLiteral("connecting timed out after %1 ms").arg(m_options.connectTimeout.count()));
         return;
     }
 
@@ -247,7 +248,8 @@ void RedisClient::onTick()
             command->complete(RedisReply::failure(RedisReply::Failure::Timeout, message));
     }
     if (m_context && (stuck || m_consecutiveTimeouts >= m_options.resetAfterTimeouts)) {
-        resetConnection(QStringLiteral("%1 commands timed out; resetting the connection").arg(m_consecutiveTimeouts));
+        resetConnection(
+            QStringLiteral("%1 commands timed out; resetting the connection").arg(m_consecutiveTimeouts));
         return;
     }
     if (m_inflight.empty() && (!m_context || m_transportUp))
@@ -260,8 +262,9 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
     command->role = role;
     if (!m_context) {
         const bool closed = m_state == State::Closed;
-        command->complete(RedisReply::failure(closed ? RedisReply::Failure::Closed : RedisReply::Failure::NotConnected,
-                                              closed ? QString() : m_lastError));
+        command->complete(
+            RedisReply::failure(closed ? RedisReply::Failure::Closed : RedisReply::Failure::NotConnected,
+                closed ? QString() : m_lastError));
         return RedisPendingReply(std::move(command));
     }
     if (args.isEmpty()) {
@@ -276,11 +279,11 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
     }
     command->ref.ref(); // hiredis holds this reference until the callback runs
     if (redisAsyncCommandArgv(m_context, &RedisClient::onReplyCallback, command.data(), int(argv.size()),
-                              argv.data(), lengths.constData())
+            argv.data(), lengths.constData())
         != REDIS_OK) {
         command->ref.deref();
         command->complete(RedisReply::failure(RedisReply::Failure::ConnectionLost,
-                                              contextError(m_context, QStringLiteral("the connection is closing"))));
+            contextError(m_context, QStringLiteral("the connection is closing"))));
         return RedisPendingReply(std::move(command));
     }
     command->deadline = steady_clock::now() + m_options.commandTimeout;
@@ -373,21 +376,22 @@ RedisPendingReply RedisClient::command(const QByteArrayList &args)
 
 RedisPendingReply RedisClient::ping()
 {
-    return command({QByteArrayLiteral("PING")});
+    return command({ QByteArrayLiteral("PING") });
 }
 
 RedisPendingReply RedisClient::get(const QByteArray &key)
 {
-    return command({QByteArrayLiteral("GET"), key});
+    return command({ QByteArrayLiteral("GET"), key });
 }
 
-RedisPendingReply RedisClient::set(const QByteArray &key, const QByteArray &value, milliseconds ttl,
-                                   SetCondition condition)
+RedisPendingReply RedisClient::set(
+    const QByteArray &key, const QByteArray &value, milliseconds ttl, SetCondition condition)
 {
-    QByteArrayList args{QByteArrayLiteral("SET"), key, value};
+    QByteArrayList args { QByteArrayLiteral("SET"), key, value };
     if (ttl > 0ms) {
         if (ttl % 1s == 0ms)
-            args << QByteArrayLiteral("EX") << QByteArray::number(qint64(duration_cast<seconds>(ttl).count()));
+            args << QByteArrayLiteral("EX")
+                 << QByteArray::number(qint64(duration_cast<seconds>(ttl).count()));
         else
             args << QByteArrayLiteral("PX") << QByteArray::number(qint64(ttl.count()));
     }
@@ -400,37 +404,38 @@ RedisPendingReply RedisClient::set(const QByteArray &key, const QByteArray &valu
 
 RedisPendingReply RedisClient::del(const QByteArrayList &keys)
 {
-    return command(QByteArrayList{QByteArrayLiteral("DEL")} + keys);
+    return command(QByteArrayList { QByteArrayLiteral("DEL") } + keys);
 }
 
 RedisPendingReply RedisClient::pttl(const QByteArray &key)
 {
-    return command({QByteArrayLiteral("PTTL"), key});
+    return command({ QByteArrayLiteral("PTTL"), key });
 }
 
 RedisPendingReply RedisClient::time()
 {
-    return command({QByteArrayLiteral("TIME")});
+    return command({ QByteArrayLiteral("TIME") });
 }
 
 RedisPendingReply RedisClient::configGet(const QByteArray &parameter)
 {
-    return command({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), parameter});
+    return command({ QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), parameter });
 }
 
 RedisPendingReply RedisClient::configSet(const QByteArray &parameter, const QByteArray &value)
 {
-    return command({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"), parameter, value});
+    return command({ QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"), parameter, value });
 }
 
 RedisPendingReply RedisClient::scriptLoad(const QByteArray &source)
 {
-    return command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), source});
+    return command({ QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), source });
 }
 
-RedisPendingReply RedisClient::evalsha(const QByteArray &sha1, const QByteArrayList &keys, const QByteArrayList &args)
+RedisPendingReply RedisClient::evalsha(
+    const QByteArray &sha1, const QByteArrayList &keys, const QByteArrayList &args)
 {
-    QByteArrayList argv{QByteArrayLiteral("EVALSHA"), sha1, QByteArray::number(keys.size())};
+    QByteArrayList argv { QByteArrayLiteral("EVALSHA"), sha1, QByteArray::number(keys.size()) };
     argv += keys;
     argv += args;
     return command(argv);
@@ -438,7 +443,7 @@ RedisPendingReply RedisClient::evalsha(const QByteArray &sha1, const QByteArrayL
 
 QCoro::Task<RedisReply> RedisClient::evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args)
 {
-    QByteArrayList argv{QByteArrayLiteral("EVALSHA"), script.sha1(), QByteArray::number(keys.size())};
+    QByteArrayList argv { QByteArrayLiteral("EVALSHA"), script.sha1(), QByteArray::number(keys.size()) };
     argv += keys;
     argv += args;
     RedisPendingReply first = command(argv);

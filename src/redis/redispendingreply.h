@@ -49,8 +49,7 @@ class RedisPendingReply
 public:
     explicit RedisPendingReply(QExplicitlySharedDataPointer<detail::PendingCommand> command)
         : m_command(std::move(command))
-    {
-    }
+    { }
 
     bool isFinished() const { return m_command->done; }
 

@@ -17,16 +17,11 @@ RedisReply convert(const redisReply *reply, int depth)
     if (!reply)
         return RedisReply::failure(RedisReply::Failure::ConnectionLost, QStringLiteral("connection lost"));
     switch (reply->type) {
-    case REDIS_REPLY_STRING:
-        return RedisReply::string(QByteArray(reply->str, qsizetype(reply->len)));
-    case REDIS_REPLY_STATUS:
-        return RedisReply::status(QByteArray(reply->str, qsizetype(reply->len)));
-    case REDIS_REPLY_ERROR:
-        return RedisReply::error(QByteArray(reply->str, qsizetype(reply->len)));
-    case REDIS_REPLY_INTEGER:
-        return RedisReply::integer(reply->integer);
-    case REDIS_REPLY_NIL:
-        return RedisReply::nil();
+    case REDIS_REPLY_STRING: return RedisReply::string(QByteArray(reply->str, qsizetype(reply->len)));
+    case REDIS_REPLY_STATUS: return RedisReply::status(QByteArray(reply->str, qsizetype(reply->len)));
+    case REDIS_REPLY_ERROR: return RedisReply::error(QByteArray(reply->str, qsizetype(reply->len)));
+    case REDIS_REPLY_INTEGER: return RedisReply::integer(reply->integer);
+    case REDIS_REPLY_NIL: return RedisReply::nil();
     case REDIS_REPLY_ARRAY: {
         if (depth >= MaxDepth)
             return RedisReply::error(QByteArrayLiteral("ERR reply nested too deeply"));
@@ -37,7 +32,8 @@ RedisReply convert(const redisReply *reply, int depth)
         return RedisReply::array(std::move(elements));
     }
     default:
-        return RedisReply::error(QByteArrayLiteral("ERR unknown reply type ") + QByteArray::number(reply->type));
+        return RedisReply::error(
+            QByteArrayLiteral("ERR unknown reply type ") + QByteArray::number(reply->type));
     }
 }
 } // namespace
@@ -99,30 +95,21 @@ RedisReply RedisReply::fromHiredis(const redisReply *reply)
 QString RedisReply::errorText() const
 {
     switch (m_type) {
-    case Type::Error:
-        return QString::fromUtf8(m_bytes);
-    case Type::Failure:
-        return QString::fromUtf8(m_bytes);
-    default:
-        return {};
+    case Type::Error: return QString::fromUtf8(m_bytes);
+    case Type::Failure: return QString::fromUtf8(m_bytes);
+    default: return {};
     }
 }
 
 QString RedisReply::toDebugString() const
 {
     switch (m_type) {
-    case Type::Nil:
-        return QStringLiteral("(nil)");
-    case Type::Integer:
-        return QStringLiteral("(integer) %1").arg(m_integer);
-    case Type::String:
-        return u'"' + QString::fromUtf8(m_bytes) + u'"';
-    case Type::Status:
-        return QString::fromUtf8(m_bytes);
-    case Type::Error:
-        return QStringLiteral("(error) ") + QString::fromUtf8(m_bytes);
-    case Type::Failure:
-        return QStringLiteral("(failure) ") + QString::fromUtf8(m_bytes);
+    case Type::Nil: return QStringLiteral("(nil)");
+    case Type::Integer: return QStringLiteral("(integer) %1").arg(m_integer);
+    case Type::String: return u'"' + QString::fromUtf8(m_bytes) + u'"';
+    case Type::Status: return QString::fromUtf8(m_bytes);
+    case Type::Error: return QStringLiteral("(error) ") + QString::fromUtf8(m_bytes);
+    case Type::Failure: return QStringLiteral("(failure) ") + QString::fromUtf8(m_bytes);
     case Type::Array: {
         QStringList parts;
         for (const RedisReply &e : m_elements)
@@ -136,16 +123,11 @@ QString RedisReply::toDebugString() const
 const char *failureName(RedisReply::Failure failure)
 {
     switch (failure) {
-    case RedisReply::Failure::None:
-        return "no failure";
-    case RedisReply::Failure::NotConnected:
-        return "not connected to Redis";
-    case RedisReply::Failure::ConnectionLost:
-        return "connection to Redis lost";
-    case RedisReply::Failure::Timeout:
-        return "Redis command timed out";
-    case RedisReply::Failure::Closed:
-        return "Redis client closed";
+    case RedisReply::Failure::None: return "no failure";
+    case RedisReply::Failure::NotConnected: return "not connected to Redis";
+    case RedisReply::Failure::ConnectionLost: return "connection to Redis lost";
+    case RedisReply::Failure::Timeout: return "Redis command timed out";
+    case RedisReply::Failure::Closed: return "Redis client closed";
     }
     return "unknown failure";
 }

@@ -9,8 +9,7 @@ namespace Cachedash {
 RedisScript::RedisScript(QByteArray source)
     : m_source(std::move(source))
     , m_sha1(QCryptographicHash::hash(m_source, QCryptographicHash::Sha1).toHex())
-{
-}
+{ }
 
 RedisScript RedisScript::fromFile(const QString &path)
 {

@@ -42,7 +42,8 @@ bool parseUnix(QStringView rest, RedisUrl &out, QString *error)
     const qsizetype query = rest.indexOf(u'?');
     const QStringView path = query < 0 ? rest : rest.left(query);
     if (path.isEmpty() || !path.startsWith(u'/'))
-        return fail(error, QStringLiteral("a unix URL needs an absolute socket path: unix:///path/to/redis.sock"));
+        return fail(
+            error, QStringLiteral("a unix URL needs an absolute socket path: unix:///path/to/redis.sock"));
     out.socketPath = decoded(path);
     if (query < 0)
         return true;
@@ -50,8 +51,9 @@ bool parseUnix(QStringView rest, RedisUrl &out, QString *error)
         const qsizetype eq = item.indexOf(u'=');
         const QStringView name = eq < 0 ? item : item.left(eq);
         if (name != u"db")
-            return fail(error, QStringLiteral("unknown query parameter \"%1\" (only db=N is understood)")
-                                   .arg(name.left(32)));
+            return fail(error,
+                QStringLiteral("unknown query parameter \"%1\" (only db=N is understood)")
+                    .arg(name.left(32)));
         const auto db = parseDatabase(eq < 0 ? QStringView() : item.mid(eq + 1), error);
         if (!db)
             return false;
@@ -64,8 +66,9 @@ bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
 {
     // rest is what follows "redis://": "[[user]:password@]host[:port][/db]".
     if (rest.contains(u'?') || rest.contains(u'#'))
-        return fail(error, QStringLiteral("a redis URL takes no query or fragment; put the database in the path: "
-                                          "redis://host:6379/2"));
+        return fail(error,
+            QStringLiteral("a redis URL takes no query or fragment; put the database in the path: "
+                           "redis://host:6379/2"));
     const qsizetype slash = rest.indexOf(u'/');
     const QStringView authority = slash < 0 ? rest : rest.left(slash);
     const QStringView path = slash < 0 ? QStringView() : rest.mid(slash + 1);
@@ -156,7 +159,8 @@ std::optional<RedisUrl> RedisUrl::parse(const QString &url, QString *error)
     else if (scheme == u"rediss")
         ok = fail(error, QStringLiteral("rediss:// (TLS) is not supported; use redis:// or unix://"));
     else
-        ok = fail(error, QStringLiteral("unsupported scheme \"%1\"; use redis:// or unix://").arg(scheme.left(16)));
+        ok = fail(
+            error, QStringLiteral("unsupported scheme \"%1\"; use redis:// or unix://").arg(scheme.left(16)));
     if (!ok)
         return std::nullopt;
     return out;

@@ -30,7 +30,8 @@ Service::Service(ServiceOptions options, QObject *parent)
     m_identity = std::make_unique<ClientIdentity>();
     for (const QString &proxy : std::as_const(m_options.trustedProxies))
         m_identity->addTrustedProxy(proxy);
-    m_api = std::make_unique<ApiServer>(ApiServer::Components{*m_redis, *m_cache, *m_source, *m_limiter, *m_identity});
+    m_api = std::make_unique<ApiServer>(
+        ApiServer::Components { *m_redis, *m_cache, *m_source, *m_limiter, *m_identity });
     m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
 }
 
@@ -74,7 +75,8 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
         if (m_options.redisUrlGiven) {
             m_error = QStringLiteral("cannot reach Redis at %1: %2")
                           .arg(m_options.redisUrl.toDisplayString(),
-                               m_redis->lastError().isEmpty() ? QStringLiteral("no answer") : m_redis->lastError());
+                              m_redis->lastError().isEmpty() ? QStringLiteral("no answer")
+                                                             : m_redis->lastError());
             co_return false;
         }
         m_redis->close();
@@ -122,7 +124,7 @@ QString Service::baseUrl() const
     else if (shown == QHostAddress(QHostAddress::AnyIPv6))
         shown = QHostAddress(QHostAddress::LocalHostIPv6);
     const QString host = shown.protocol() == QAbstractSocket::IPv6Protocol ? u'[' + shown.toString() + u']'
-                                                                          : shown.toString();
+                                                                           : shown.toString();
     return QStringLiteral("http://%1:%2").arg(host).arg(m_port);
 }
 

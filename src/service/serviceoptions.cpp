@@ -10,14 +10,14 @@ namespace Cachedash {
 namespace {
 
 QCommandLineOption opt(const QString &name, const QString &description, const QString &valueName = {},
-                       const QString &defaultValue = {})
+    const QString &defaultValue = {})
 {
     QCommandLineOption o(name, description, valueName, defaultValue);
     return o;
 }
 
 bool readInt(const QCommandLineParser &parser, const QString &name, qint64 min, qint64 max, qint64 &out,
-             QString *error)
+    QString *error)
 {
     if (!parser.isSet(name))
         return true;
@@ -40,45 +40,46 @@ bool readInt(const QCommandLineParser &parser, const QString &name, qint64 min, 
 
 void ServiceOptions::addTo(QCommandLineParser &parser)
 {
-    parser.addOption(opt(QStringLiteral("headless"), QStringLiteral("Run the HTTP service without a window.")));
+    parser.addOption(
+        opt(QStringLiteral("headless"), QStringLiteral("Run the HTTP service without a window.")));
     parser.addOption(opt(QStringLiteral("bind"), QStringLiteral("Address to listen on (default 127.0.0.1)."),
-                         QStringLiteral("address")));
-    parser.addOption(opt(QStringLiteral("port"), QStringLiteral("Port to listen on; 0 picks a free one (default 8000)."),
-                         QStringLiteral("port")));
+        QStringLiteral("address")));
+    parser.addOption(opt(QStringLiteral("port"),
+        QStringLiteral("Port to listen on; 0 picks a free one (default 8000)."), QStringLiteral("port")));
     parser.addOption(opt(QStringLiteral("redis-url"),
-                         QStringLiteral("Redis to use: redis://[[user]:password@]host[:port][/db] or "
-                                        "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
-                                        "also REDIS_URL or CACHEDASH_REDIS_URL)."),
-                         QStringLiteral("url")));
+        QStringLiteral("Redis to use: redis://[[user]:password@]host[:port][/db] or "
+                       "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
+                       "also REDIS_URL or CACHEDASH_REDIS_URL)."),
+        QStringLiteral("url")));
     parser.addOption(opt(QStringLiteral("private-redis"),
-                         QStringLiteral("Start a private redis-server (loopback, no persistence) instead of using one. "
-                                        "This happens anyway when no URL is given and nothing answers at "
-                                        "redis://127.0.0.1:6379.")));
+        QStringLiteral("Start a private redis-server (loopback, no persistence) instead of using one. "
+                       "This happens anyway when no URL is given and nothing answers at "
+                       "redis://127.0.0.1:6379.")));
     parser.addOption(opt(QStringLiteral("redis-timeout-ms"),
-                         QStringLiteral("Timeout of each Redis command in milliseconds (default 1000)."),
-                         QStringLiteral("ms")));
+        QStringLiteral("Timeout of each Redis command in milliseconds (default 1000)."),
+        QStringLiteral("ms")));
     parser.addOption(opt(QStringLiteral("report-delay-ms"),
-                         QStringLiteral("How long the simulated report computation takes (default 1500)."),
-                         QStringLiteral("ms")));
-    parser.addOption(opt(QStringLiteral("cache-ttl"), QStringLiteral("Seconds a cached report lives (default 30)."),
-                         QStringLiteral("seconds")));
+        QStringLiteral("How long the simulated report computation takes (default 1500)."),
+        QStringLiteral("ms")));
+    parser.addOption(opt(QStringLiteral("cache-ttl"),
+        QStringLiteral("Seconds a cached report lives (default 30)."), QStringLiteral("seconds")));
     parser.addOption(opt(QStringLiteral("rate-limit"),
-                         QStringLiteral("Requests admitted per client per window (default 5)."), QStringLiteral("n")));
-    parser.addOption(opt(QStringLiteral("rate-window"), QStringLiteral("Length of the sliding window in seconds (default 10)."),
-                         QStringLiteral("seconds")));
+        QStringLiteral("Requests admitted per client per window (default 5)."), QStringLiteral("n")));
+    parser.addOption(opt(QStringLiteral("rate-window"),
+        QStringLiteral("Length of the sliding window in seconds (default 10)."), QStringLiteral("seconds")));
     parser.addOption(opt(QStringLiteral("rate-limit-on-error"),
-                         QStringLiteral("What the limiter does when Redis cannot answer: allow (default) or deny."),
-                         QStringLiteral("allow|deny")));
+        QStringLiteral("What the limiter does when Redis cannot answer: allow (default) or deny."),
+        QStringLiteral("allow|deny")));
     parser.addOption(opt(QStringLiteral("trusted-proxy"),
-                         QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
-                         QStringLiteral("cidr")));
+        QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
+        QStringLiteral("cidr")));
     parser.addOption(opt(QStringLiteral("access-log"),
-                         QStringLiteral("Log one line per request: on or off (default on when headless)."),
-                         QStringLiteral("on|off")));
+        QStringLiteral("Log one line per request: on or off (default on when headless)."),
+        QStringLiteral("on|off")));
 }
 
-std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &parser, const QProcessEnvironment &env,
-                                                   QString *error)
+std::optional<ServiceOptions> ServiceOptions::from(
+    const QCommandLineParser &parser, const QProcessEnvironment &env, QString *error)
 {
     ServiceOptions o;
     QString problem;
@@ -121,8 +122,9 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         if (text == u"localhost")
             address = QHostAddress(QHostAddress::LocalHost);
         else if (!address.setAddress(text))
-            return fail(QStringLiteral("--bind must be an IP address such as 127.0.0.1 or 0.0.0.0 (got \"%1\")")
-                            .arg(text.left(40)));
+            return fail(
+                QStringLiteral("--bind must be an IP address such as 127.0.0.1 or 0.0.0.0 (got \"%1\")")
+                    .arg(text.left(40)));
         o.bindAddress = address;
     }
 
@@ -158,7 +160,8 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         else if (policy == u"deny")
             o.rateLimitOnError = SlidingWindowLimiter::OnError::Deny;
         else
-            return fail(QStringLiteral("--rate-limit-on-error must be allow or deny (got \"%1\")").arg(policy.left(40)));
+            return fail(QStringLiteral("--rate-limit-on-error must be allow or deny (got \"%1\")")
+                            .arg(policy.left(40)));
     }
     o.trustedProxies = parser.values(QStringLiteral("trusted-proxy"));
     if (parser.isSet(QStringLiteral("access-log"))) {

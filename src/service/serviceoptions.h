@@ -23,13 +23,13 @@ struct ServiceOptions
     bool privateRedis = false; // always start a private redis-server
     QHostAddress bindAddress = QHostAddress(QHostAddress::LocalHost);
     quint16 port = 8000;
-    std::chrono::milliseconds reportDelay{1500};
-    std::chrono::seconds cacheTtl{30};
+    std::chrono::milliseconds reportDelay { 1500 };
+    std::chrono::seconds cacheTtl { 30 };
     int rateLimit = 5;
-    std::chrono::seconds rateWindow{10};
+    std::chrono::seconds rateWindow { 10 };
     SlidingWindowLimiter::OnError rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
     QStringList trustedProxies;
-    std::chrono::milliseconds redisTimeout{1000};
+    std::chrono::milliseconds redisTimeout { 1000 };
     bool headless = false;
     std::optional<bool> accessLog; // unset: on when headless, off in the window
 
@@ -37,8 +37,8 @@ struct ServiceOptions
     static void addTo(QCommandLineParser &parser);
     // Reads a parsed command line, with REDIS_URL and CACHEDASH_REDIS_URL from the environment
     // below an explicit --redis-url. Returns nothing and sets *error for an invalid value.
-    static std::optional<ServiceOptions> from(const QCommandLineParser &parser, const QProcessEnvironment &env,
-                                              QString *error);
+    static std::optional<ServiceOptions> from(
+        const QCommandLineParser &parser, const QProcessEnvironment &env, QString *error);
 };
 
 } // namespace Cachedash

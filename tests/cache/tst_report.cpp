@@ -42,10 +42,11 @@ void tst_Report::totalSales()
 
 void tst_Report::jsonInTheSeedsFieldOrder()
 {
-    const Report r = Report::compute(QStringLiteral("emea"),
-                                     QDateTime(QDate(2026, 11, 28), QTime(20, 9, 4, 380), Qt::UTC));
+    const Report r = Report::compute(
+        QStringLiteral("emea"), QDateTime(QDate(2026, 11, 28), QTime(20, 9, 4, 380), Qt::UTC));
     QCOMPARE(r.toJson(false),
-             QByteArray("{\"region\":\"emea\",\"total_sales\":4938.24,\"generated_at\":\"2026-11-28T20:09:04.380+00:00\",\"cached\":false}"));
+        QByteArray("{\"region\":\"emea\",\"total_sales\":4938.24,\"generated_at\":\"2026-11-28T20:09:04.380+"
+                   "00:00\",\"cached\":false}"));
     QVERIFY(r.toJson(true).endsWith("\"cached\":true}"));
     const Report quoted = Report::compute(QStringLiteral("a\"b\\c"), QDateTime::currentDateTimeUtc());
     QVERIFY(quoted.toJson(false).startsWith("{\"region\":\"a\\\"b\\\\c\","));
@@ -61,8 +62,8 @@ void tst_Report::roundTrip()
     QCOMPARE(back->totalSales, r.totalSales);
     QCOMPARE(back->generatedAt.toMSecsSinceEpoch(), r.generatedAt.toMSecsSinceEpoch());
     // The seed's own format (naive timestamp with microseconds) is read too.
-    const auto seed = Report::fromJson(
-        "{\"region\":\"emea\",\"total_sales\":4938.24,\"generated_at\":\"2026-11-28T20:09:04.380086\",\"cached\":false}",
+    const auto seed = Report::fromJson("{\"region\":\"emea\",\"total_sales\":4938.24,\"generated_at\":\"2026-"
+                                       "11-28T20:09:04.380086\",\"cached\":false}",
         QStringLiteral("emea"), &why);
     QVERIFY2(seed, qPrintable(why));
 }
@@ -74,20 +75,23 @@ void tst_Report::refused_data()
     QTest::newRow("not json") << QByteArray("hello") << "not JSON";
     QTest::newRow("truncated") << QByteArray("{\"region\":\"emea\",\"total_sa") << "not JSON";
     QTest::newRow("array") << QByteArray("[1,2]") << "not a JSON object";
-    QTest::newRow("no region") << QByteArray("{\"total_sales\":1,\"generated_at\":\"2026-11-28T20:09:04+00:00\"}")
+    QTest::newRow("no region") << QByteArray(
+        "{\"total_sales\":1,\"generated_at\":\"2026-11-28T20:09:04+00:00\"}")
                                << "\"region\"";
-    QTest::newRow("other region")
-        << QByteArray("{\"region\":\"apac\",\"total_sales\":1,\"generated_at\":\"2026-11-28T20:09:04+00:00\"}")
-        << "another region";
-    QTest::newRow("sales as string")
-        << QByteArray("{\"region\":\"emea\",\"total_sales\":\"1\",\"generated_at\":\"2026-11-28T20:09:04+00:00\"}")
-        << "\"total_sales\"";
-    QTest::newRow("no timestamp") << QByteArray("{\"region\":\"emea\",\"total_sales\":1}") << "\"generated_at\"";
-    QTest::newRow("bad timestamp") << QByteArray("{\"region\":\"emea\",\"total_sales\":1,\"generated_at\":\"yesterday\"}")
+    QTest::newRow("other region") << QByteArray(
+        "{\"region\":\"apac\",\"total_sales\":1,\"generated_at\":\"2026-11-28T20:09:04+00:00\"}")
+                                  << "another region";
+    QTest::newRow("sales as string") << QByteArray(
+        "{\"region\":\"emea\",\"total_sales\":\"1\",\"generated_at\":\"2026-11-28T20:09:04+00:00\"}")
+                                     << "\"total_sales\"";
+    QTest::newRow("no timestamp") << QByteArray("{\"region\":\"emea\",\"total_sales\":1}")
+                                  << "\"generated_at\"";
+    QTest::newRow("bad timestamp") << QByteArray(
+        "{\"region\":\"emea\",\"total_sales\":1,\"generated_at\":\"yesterday\"}")
                                    << "ISO-8601";
-    QTest::newRow("cached not bool")
-        << QByteArray("{\"region\":\"emea\",\"total_sales\":1,\"generated_at\":\"2026-11-28T20:09:04+00:00\",\"cached\":\"no\"}")
-        << "\"cached\"";
+    QTest::newRow("cached not bool") << QByteArray("{\"region\":\"emea\",\"total_sales\":1,\"generated_at\":"
+                                                   "\"2026-11-28T20:09:04+00:00\",\"cached\":\"no\"}")
+                                     << "\"cached\"";
 }
 
 void tst_Report::refused()

@@ -28,12 +28,12 @@ namespace {
 // the limiter's windows do not mix.
 HeaderList from(const QByteArray &client)
 {
-    return {{QByteArrayLiteral("X-Forwarded-For"), client}};
+    return { { QByteArrayLiteral("X-Forwarded-For"), client } };
 }
 
 QByteArray closing(const QString &path, const QByteArray &client)
 {
-    return TestHttp::getRequest(path, {{"X-Forwarded-For", client}, {"Connection", "close"}});
+    return TestHttp::getRequest(path, { { "X-Forwarded-For", client }, { "Connection", "close" } });
 }
 } // namespace
 
@@ -81,7 +81,7 @@ ServiceOptions tst_ApiServer::defaults() const
     o.redisUrlGiven = true;
     o.port = 0;
     o.reportDelay = 200ms;
-    o.trustedProxies = {QStringLiteral("127.0.0.1")};
+    o.trustedProxies = { QStringLiteral("127.0.0.1") };
     o.accessLog = false;
     return o;
 }
@@ -100,7 +100,7 @@ void tst_ApiServer::init()
 {
     if (!m_redis.isRunning())
         QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
-    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
+    QCOMPARE(m_redis.command({ "FLUSHALL" }), QByteArray("OK"));
     m_service = startService(defaults());
     QVERIFY(m_service);
     m_http = std::make_unique<TestHttp>(QUrl(m_service->baseUrl()));
@@ -118,7 +118,7 @@ void tst_ApiServer::seedWalkthrough()
     options.reportDelay = 1500ms; // the seed's own figure
     m_service = startService(options);
     QVERIFY(m_service);
-    TestHttp http{QUrl(m_service->baseUrl())};
+    TestHttp http { QUrl(m_service->baseUrl()) };
     const HeaderList me = from("198.51.100.10");
 
     // 1. First call: a miss, about 1.5 s, cached false.
@@ -142,18 +142,20 @@ void tst_ApiServer::seedWalkthrough()
     QCOMPARE(hit.json().value(QLatin1String("generated_at")).toString(), generatedAt);
 
     // 3. The key and its TTL, straight from Redis.
-    const QByteArray stored = m_redis.command({"GET", "report:emea"});
-    QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("generated_at")).toString(), generatedAt);
+    const QByteArray stored = m_redis.command({ "GET", "report:emea" });
+    QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("generated_at")).toString(),
+        generatedAt);
     QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("cached")).toBool(true), false);
-    const int ttl = m_redis.command({"TTL", "report:emea"}).toInt();
+    const int ttl = m_redis.command({ "TTL", "report:emea" }).toInt();
     QVERIFY2(ttl >= 28 && ttl <= 30, qPrintable(QString::number(ttl)));
 
     // 4. Refresh invalidates; the next read is a slow miss again.
     const HttpResult refresh = http.post(QStringLiteral("/reports/emea/refresh"), me);
     QCOMPARE(refresh.status, 200);
     QCOMPARE(refresh.body, QByteArray("{\"invalidated\":true}"));
-    QCOMPARE(m_redis.command({"EXISTS", "report:emea"}), QByteArray("0"));
-    QCOMPARE(http.post(QStringLiteral("/reports/emea/refresh"), me).body, QByteArray("{\"invalidated\":false}"));
+    QCOMPARE(m_redis.command({ "EXISTS", "report:emea" }), QByteArray("0"));
+    QCOMPARE(
+        http.post(QStringLiteral("/reports/emea/refresh"), me).body, QByteArray("{\"invalidated\":false}"));
     const HttpResult again = http.get(QStringLiteral("/reports/emea"), me);
     QVERIFY(again.elapsedMs >= 1400);
     QCOMPARE(again.json().value(QLatin1String("cached")).toBool(), false);
@@ -165,12 +167,13 @@ void tst_ApiServer::seedWalkthrough()
         const HttpResult r = http.get(QStringLiteral("/reports/apac"), burst);
         statuses << r.status;
         if (r.status == 429) {
-            QCOMPARE(r.json().value(QLatin1String("detail")).toString(), QStringLiteral("Rate limit exceeded"));
+            QCOMPARE(
+                r.json().value(QLatin1String("detail")).toString(), QStringLiteral("Rate limit exceeded"));
             const int retryAfter = r.header("retry-after").toInt();
             QVERIFY2(retryAfter >= 1 && retryAfter <= 10, r.header("retry-after").constData());
         }
     }
-    QCOMPARE(statuses, (QList<int>{200, 200, 200, 200, 200, 429, 429}));
+    QCOMPARE(statuses, (QList<int> { 200, 200, 200, 200, 200, 429, 429 }));
 }
 
 void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
@@ -188,8 +191,8 @@ void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
     }
     QCOMPARE(ok, 5);
     QCOMPARE(limited, 25);
-    QCOMPARE(m_redis.command({"ZCARD", "rate:sliding:198.51.100.20"}), QByteArray("5"));
-    const int pttl = m_redis.command({"PTTL", "rate:sliding:198.51.100.20"}).toInt();
+    QCOMPARE(m_redis.command({ "ZCARD", "rate:sliding:198.51.100.20" }), QByteArray("5"));
+    const int pttl = m_redis.command({ "PTTL", "rate:sliding:198.51.100.20" }).toInt();
     QVERIFY2(pttl > 8000 && pttl <= 10000, qPrintable(QString::number(pttl)));
 }
 
@@ -200,7 +203,7 @@ void tst_ApiServer::waitingRetryAfterIsEnough()
     options.rateWindow = 2s;
     m_service = startService(options);
     QVERIFY(m_service);
-    TestHttp http{QUrl(m_service->baseUrl())};
+    TestHttp http { QUrl(m_service->baseUrl()) };
     const HeaderList me = from("198.51.100.30");
     QCOMPARE(http.get(QStringLiteral("/livez")).status, 200);
     QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
@@ -239,7 +242,7 @@ void tst_ApiServer::headers()
     QVERIFY(hit.header("age").toInt() <= 1);
 
     const HttpResult notModified = m_http->get(QStringLiteral("/reports/hdr"),
-                                               {{"X-Forwarded-For", "198.51.100.40"}, {"If-None-Match", etag}});
+        { { "X-Forwarded-For", "198.51.100.40" }, { "If-None-Match", etag } });
     QCOMPARE(notModified.status, 304);
     QVERIFY(notModified.body.isEmpty());
     QCOMPARE(notModified.header("etag"), etag);
@@ -247,7 +250,7 @@ void tst_ApiServer::headers()
     QCOMPARE(notModified.header("ratelimit-remaining"), QByteArray("2"));
 
     const HttpResult otherTag = m_http->get(QStringLiteral("/reports/hdr"),
-                                            {{"X-Forwarded-For", "198.51.100.40"}, {"If-None-Match", "\"nope\""}});
+        { { "X-Forwarded-For", "198.51.100.40" }, { "If-None-Match", "\"nope\"" } });
     QCOMPARE(otherTag.status, 200);
 }
 
@@ -259,25 +262,30 @@ void tst_ApiServer::badInput_data()
     QTest::addColumn<QString>("mentions");
     QTest::addColumn<QByteArray>("allow");
 
-    QTest::newRow("space") << QByteArray("GET") << QByteArray("/reports/em%20ea") << 422 << "U+0020" << QByteArray();
-    QTest::newRow("encoded slash") << QByteArray("GET") << QByteArray("/reports/a%2Fb") << 422 << "'/'" << QByteArray();
-    QTest::newRow("nul") << QByteArray("GET") << QByteArray("/reports/x%00") << 422 << "U+0000" << QByteArray();
+    QTest::newRow("space") << QByteArray("GET") << QByteArray("/reports/em%20ea") << 422 << "U+0020"
+                           << QByteArray();
+    QTest::newRow("encoded slash") << QByteArray("GET") << QByteArray("/reports/a%2Fb") << 422 << "'/'"
+                                   << QByteArray();
+    QTest::newRow("nul") << QByteArray("GET") << QByteArray("/reports/x%00") << 422 << "U+0000"
+                         << QByteArray();
     QTest::newRow("invalid utf-8") << QByteArray("GET") << QByteArray("/reports/%FF%FE") << 422 << "UTF-8"
                                    << QByteArray();
-    QTest::newRow("redis glob") << QByteArray("GET") << QByteArray("/reports/*") << 422 << "'*'" << QByteArray();
+    QTest::newRow("redis glob") << QByteArray("GET") << QByteArray("/reports/*") << 422 << "'*'"
+                                << QByteArray();
     QTest::newRow("too long") << QByteArray("GET") << QByteArray("/reports/" + QByteArray(65, 'a')) << 422
                               << "longer than 64" << QByteArray();
-    QTest::newRow("empty region") << QByteArray("GET") << QByteArray("/reports/") << 422 << "empty" << QByteArray();
-    QTest::newRow("refresh bad region") << QByteArray("POST") << QByteArray("/reports/a:b/refresh") << 422 << "':'"
-                                        << QByteArray();
+    QTest::newRow("empty region") << QByteArray("GET") << QByteArray("/reports/") << 422 << "empty"
+                                  << QByteArray();
+    QTest::newRow("refresh bad region")
+        << QByteArray("POST") << QByteArray("/reports/a:b/refresh") << 422 << "':'" << QByteArray();
     QTest::newRow("unknown route") << QByteArray("GET") << QByteArray("/nope") << 404 << "no such resource"
                                    << QByteArray();
     QTest::newRow("extra segment") << QByteArray("GET") << QByteArray("/reports/emea/extra") << 404
                                    << "no such resource" << QByteArray();
     QTest::newRow("delete a report") << QByteArray("DELETE") << QByteArray("/reports/emea") << 405 << "DELETE"
                                      << QByteArray("GET, HEAD");
-    QTest::newRow("get refresh") << QByteArray("GET") << QByteArray("/reports/emea/refresh") << 405 << "use POST"
-                                 << QByteArray("POST");
+    QTest::newRow("get refresh") << QByteArray("GET") << QByteArray("/reports/emea/refresh") << 405
+                                 << "use POST" << QByteArray("POST");
     QTest::newRow("post livez") << QByteArray("POST") << QByteArray("/livez") << 405 << "POST"
                                 << QByteArray("GET, HEAD");
 }
@@ -289,7 +297,8 @@ void tst_ApiServer::badInput()
     QFETCH(int, status);
     QFETCH(QString, mentions);
     QFETCH(QByteArray, allow);
-    const QByteArray request = method + ' ' + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const QByteArray request
+        = method + ' ' + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     const QList<HttpResult> answers = m_http->rawOnOneConnection(request, 1);
     QCOMPARE(answers.size(), 1);
     const HttpResult &r = answers.first();
@@ -299,7 +308,7 @@ void tst_ApiServer::badInput()
     QVERIFY2(detail.contains(mentions), qPrintable(detail));
     QCOMPARE(r.header("allow"), allow);
     // Nothing reached Redis: no key, not even the limiter's.
-    QCOMPARE(m_redis.command({"DBSIZE"}), QByteArray("0"));
+    QCOMPARE(m_redis.command({ "DBSIZE" }), QByteArray("0"));
     // And the server is still there.
     QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
 }
@@ -310,14 +319,15 @@ void tst_ApiServer::unicodeRegion()
     QCOMPARE(r.status, 200);
     QCOMPARE(r.json().value(QLatin1String("region")).toString(), QStringLiteral("zürich"));
     QCOMPARE(r.json().value(QLatin1String("total_sales")).toDouble(), 7407.36);
-    QCOMPARE(m_redis.command({"EXISTS", QStringLiteral("report:zürich").toUtf8()}), QByteArray("1"));
+    QCOMPARE(m_redis.command({ "EXISTS", QStringLiteral("report:zürich").toUtf8() }), QByteArray("1"));
 }
 
 void tst_ApiServer::missesOverlap()
 {
     QList<QByteArray> requests;
     for (int i = 0; i < 10; ++i)
-        requests << closing(QStringLiteral("/reports/overlap%1").arg(i), "198.51.100." + QByteArray::number(60 + i));
+        requests << closing(
+            QStringLiteral("/reports/overlap%1").arg(i), "198.51.100." + QByteArray::number(60 + i));
     QElapsedTimer timer;
     timer.start();
     const QList<HttpResult> results = m_http->concurrentRaw(requests);
@@ -335,7 +345,7 @@ void tst_ApiServer::oneRoundTripForCachedGet()
 {
     const HeaderList me = from("198.51.100.70");
     QCOMPARE(m_http->get(QStringLiteral("/reports/rtt"), me).status, 200);
-    QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
+    QCOMPARE(m_redis.command({ "CONFIG", "RESETSTAT" }), QByteArray("OK"));
     const auto before = m_service->redis().stats();
     const HttpResult hit = m_http->get(QStringLiteral("/reports/rtt"), me);
     QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
@@ -352,7 +362,8 @@ void tst_ApiServer::oneRoundTripForCachedGet()
 
 void tst_ApiServer::pipelinedAnswersComeInOrder()
 {
-    const QByteArray bytes = TestHttp::getRequest(QStringLiteral("/reports/slowfirst"), {{"X-Forwarded-For", "198.51.100.80"}})
+    const QByteArray bytes = TestHttp::getRequest(QStringLiteral("/reports/slowfirst"),
+                                 { { "X-Forwarded-For", "198.51.100.80" } })
         + TestHttp::getRequest(QStringLiteral("/livez"))
         + TestHttp::getRequest(QStringLiteral("/reports/bad%20region"));
     const QList<HttpResult> answers = m_http->rawOnOneConnection(bytes, 3);
@@ -370,14 +381,15 @@ void tst_ApiServer::clientLeavesDuringMiss()
         QTcpSocket socket;
         socket.connectToHost(QStringLiteral("127.0.0.1"), m_service->port());
         QVERIFY(socket.waitForConnected(2000));
-        socket.write(TestHttp::getRequest(QStringLiteral("/reports/leaver"), {{"X-Forwarded-For", "198.51.100.90"}}));
+        socket.write(TestHttp::getRequest(
+            QStringLiteral("/reports/leaver"), { { "X-Forwarded-For", "198.51.100.90" } }));
         QVERIFY(socket.waitForBytesWritten(2000));
         QTest::qWait(50);
         socket.abort();
     }
     QTRY_COMPARE(m_service->api().inFlight(), 0);
     // The computation finished and was cached for the next reader; the server is fine.
-    QCOMPARE(m_redis.command({"EXISTS", "report:leaver"}), QByteArray("1"));
+    QCOMPARE(m_redis.command({ "EXISTS", "report:leaver" }), QByteArray("1"));
     const HttpResult r = m_http->get(QStringLiteral("/reports/leaver"), from("198.51.100.91"));
     QCOMPARE(r.status, 200);
     QCOMPARE(r.header("x-cache"), QByteArray("HIT"));
@@ -405,10 +417,12 @@ void tst_ApiServer::redisDownBypassesTheCache()
     QCOMPARE(r.status, 200);
     QCOMPARE(r.header("x-cache"), QByteArray("BYPASS"));
     QCOMPARE(r.json().value(QLatin1String("cached")).toBool(true), false);
-    const HttpResult refresh = m_http->post(QStringLiteral("/reports/outage/refresh"), from("198.51.100.100"));
+    const HttpResult refresh
+        = m_http->post(QStringLiteral("/reports/outage/refresh"), from("198.51.100.100"));
     QCOMPARE(refresh.status, 503);
     QCOMPARE(refresh.json().value(QLatin1String("invalidated")).toBool(true), false);
-    QVERIFY(refresh.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("not invalidated")));
+    QVERIFY(
+        refresh.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("not invalidated")));
 }
 
 QTEST_GUILESS_MAIN(tst_ApiServer)

@@ -30,22 +30,39 @@ void tst_RedisUrl::valid_data()
 
     const int tcp = int(RedisUrl::Transport::Tcp);
     const int unix = int(RedisUrl::Transport::Unix);
-    QTest::newRow("host only") << "redis://localhost" << tcp << "localhost" << 6379 << "" << "" << "" << 0;
-    QTest::newRow("host and port") << "redis://127.0.0.1:6391" << tcp << "127.0.0.1" << 6391 << "" << "" << "" << 0;
-    QTest::newRow("database") << "redis://cache.internal:7000/3" << tcp << "cache.internal" << 7000 << "" << ""
+    QTest::newRow("host only") << "redis://localhost" << tcp << "localhost" << 6379 << ""
+                               << ""
+                               << "" << 0;
+    QTest::newRow("host and port") << "redis://127.0.0.1:6391" << tcp << "127.0.0.1" << 6391 << ""
+                                   << ""
+                                   << "" << 0;
+    QTest::newRow("database") << "redis://cache.internal:7000/3" << tcp << "cache.internal" << 7000 << ""
+                              << ""
                               << "" << 3;
-    QTest::newRow("password only") << "redis://:s3cret@host" << tcp << "host" << 6379 << "" << "" << "s3cret" << 0;
-    QTest::newRow("user and password") << "redis://alice:pw@host:1/15" << tcp << "host" << 1 << "" << "alice"
+    QTest::newRow("password only") << "redis://:s3cret@host" << tcp << "host" << 6379 << ""
+                                   << ""
+                                   << "s3cret" << 0;
+    QTest::newRow("user and password") << "redis://alice:pw@host:1/15" << tcp << "host" << 1 << ""
+                                       << "alice"
                                        << "pw" << 15;
     QTest::newRow("percent-encoded password") << "redis://:p%40ss%3Aw%2Frd@h" << tcp << "h" << 6379 << ""
-                                              << "" << "p@ss:w/rd" << 0;
-    QTest::newRow("ipv6") << "redis://[::1]:6380" << tcp << "::1" << 6380 << "" << "" << "" << 0;
-    QTest::newRow("upper-case scheme") << "REDIS://h:2" << tcp << "h" << 2 << "" << "" << "" << 0;
-    QTest::newRow("trailing slash") << "redis://h:2/" << tcp << "h" << 2 << "" << "" << "" << 0;
-    QTest::newRow("unix") << "unix:///run/redis/redis.sock" << unix << "" << 0 << "/run/redis/redis.sock" << ""
+                                              << ""
+                                              << "p@ss:w/rd" << 0;
+    QTest::newRow("ipv6") << "redis://[::1]:6380" << tcp << "::1" << 6380 << ""
+                          << ""
                           << "" << 0;
-    QTest::newRow("unix with db") << "unix:///tmp/r.sock?db=2" << unix << "" << 0 << "/tmp/r.sock" << "" << ""
-                                  << 2;
+    QTest::newRow("upper-case scheme") << "REDIS://h:2" << tcp << "h" << 2 << ""
+                                       << ""
+                                       << "" << 0;
+    QTest::newRow("trailing slash") << "redis://h:2/" << tcp << "h" << 2 << ""
+                                    << ""
+                                    << "" << 0;
+    QTest::newRow("unix") << "unix:///run/redis/redis.sock" << unix << "" << 0 << "/run/redis/redis.sock"
+                          << ""
+                          << "" << 0;
+    QTest::newRow("unix with db") << "unix:///tmp/r.sock?db=2" << unix << "" << 0 << "/tmp/r.sock"
+                                  << ""
+                                  << "" << 2;
 }
 
 void tst_RedisUrl::valid()
@@ -78,26 +95,46 @@ void tst_RedisUrl::invalid_data()
     QTest::addColumn<QString>("url");
     QTest::addColumn<QString>("mentions");
 
-    QTest::newRow("empty") << "" << "not a URL";
-    QTest::newRow("no scheme") << "localhost:6379" << "not a URL";
-    QTest::newRow("http") << "http://h:1" << "unsupported scheme";
-    QTest::newRow("tls") << "rediss://h:1" << "TLS";
-    QTest::newRow("no host") << "redis://:6379" << "host is missing";
-    QTest::newRow("port zero") << "redis://h:0" << "port";
-    QTest::newRow("port too big") << "redis://h:65536" << "port";
-    QTest::newRow("port not a number") << "redis://h:abc" << "port";
-    QTest::newRow("port empty") << "redis://h:" << "port";
-    QTest::newRow("db not a number") << "redis://h/x" << "database";
-    QTest::newRow("db negative") << "redis://h/-1" << "database";
-    QTest::newRow("query on tcp") << "redis://h?db=1" << "no query";
-    QTest::newRow("user without password") << "redis://alice@h" << "credentials";
-    QTest::newRow("empty password") << "redis://alice:@h" << "password";
-    QTest::newRow("bad host character") << "redis://h st" << "host";
-    QTest::newRow("open ipv6") << "redis://[::1" << "IPv6";
-    QTest::newRow("unix relative") << "unix://redis.sock" << "absolute socket path";
-    QTest::newRow("unix empty") << "unix://" << "absolute socket path";
-    QTest::newRow("unix unknown parameter") << "unix:///r.sock?timeout=1" << "unknown query parameter";
-    QTest::newRow("unix bad db") << "unix:///r.sock?db=two" << "database";
+    QTest::newRow("empty") << ""
+                           << "not a URL";
+    QTest::newRow("no scheme") << "localhost:6379"
+                               << "not a URL";
+    QTest::newRow("http") << "http://h:1"
+                          << "unsupported scheme";
+    QTest::newRow("tls") << "rediss://h:1"
+                         << "TLS";
+    QTest::newRow("no host") << "redis://:6379"
+                             << "host is missing";
+    QTest::newRow("port zero") << "redis://h:0"
+                               << "port";
+    QTest::newRow("port too big") << "redis://h:65536"
+                                  << "port";
+    QTest::newRow("port not a number") << "redis://h:abc"
+                                       << "port";
+    QTest::newRow("port empty") << "redis://h:"
+                                << "port";
+    QTest::newRow("db not a number") << "redis://h/x"
+                                     << "database";
+    QTest::newRow("db negative") << "redis://h/-1"
+                                 << "database";
+    QTest::newRow("query on tcp") << "redis://h?db=1"
+                                  << "no query";
+    QTest::newRow("user without password") << "redis://alice@h"
+                                           << "credentials";
+    QTest::newRow("empty password") << "redis://alice:@h"
+                                    << "password";
+    QTest::newRow("bad host character") << "redis://h st"
+                                        << "host";
+    QTest::newRow("open ipv6") << "redis://[::1"
+                               << "IPv6";
+    QTest::newRow("unix relative") << "unix://redis.sock"
+                                   << "absolute socket path";
+    QTest::newRow("unix empty") << "unix://"
+                                << "absolute socket path";
+    QTest::newRow("unix unknown parameter") << "unix:///r.sock?timeout=1"
+                                            << "unknown query parameter";
+    QTest::newRow("unix bad db") << "unix:///r.sock?db=two"
+                                 << "database";
 }
 
 void tst_RedisUrl::invalid()
@@ -117,8 +154,10 @@ void tst_RedisUrl::displayStringHidesCredentials()
     QString error;
     QVERIFY(!RedisUrl::parse(QStringLiteral("redis://alice:topsecret@h:99999"), &error));
     QVERIFY(!error.contains(QStringLiteral("topsecret")));
-    QCOMPARE(RedisUrl::parse(QStringLiteral("unix:///s?db=4"))->toDisplayString(), QStringLiteral("unix:///s?db=4"));
-    QCOMPARE(RedisUrl::parse(QStringLiteral("redis://[::1]:5"))->toDisplayString(), QStringLiteral("redis://[::1]:5"));
+    QCOMPARE(RedisUrl::parse(QStringLiteral("unix:///s?db=4"))->toDisplayString(),
+        QStringLiteral("unix:///s?db=4"));
+    QCOMPARE(RedisUrl::parse(QStringLiteral("redis://[::1]:5"))->toDisplayString(),
+        QStringLiteral("redis://[::1]:5"));
 }
 
 QTEST_GUILESS_MAIN(tst_RedisUrl)

@@ -21,8 +21,7 @@ QJsonObject HttpResult::json() const
 
 TestHttp::TestHttp(QUrl base)
     : m_base(std::move(base))
-{
-}
+{ }
 
 HttpResult TestHttp::get(const QString &path, const HeaderList &headers)
 {
@@ -115,7 +114,8 @@ QList<HttpResult> TestHttp::concurrentRaw(const QList<QByteArray> &requests, int
     auto done = [&] {
         for (size_t i = 0; i < sockets.size(); ++i) {
             received[i] += sockets[i]->readAll();
-            if (parseResponses(received[i]).isEmpty() && sockets[i]->state() != QAbstractSocket::UnconnectedState)
+            if (parseResponses(received[i]).isEmpty()
+                && sockets[i]->state() != QAbstractSocket::UnconnectedState)
                 return false;
         }
         return true;
@@ -125,7 +125,7 @@ QList<HttpResult> TestHttp::concurrentRaw(const QList<QByteArray> &requests, int
     QList<HttpResult> results;
     for (size_t i = 0; i < sockets.size(); ++i) {
         const QList<HttpResult> parsed = parseResponses(received[i]);
-        results.append(parsed.isEmpty() ? HttpResult{} : parsed.first());
+        results.append(parsed.isEmpty() ? HttpResult {} : parsed.first());
     }
     return results;
 }
@@ -141,7 +141,8 @@ QList<HttpResult> TestHttp::rawOnOneConnection(const QByteArray &bytes, int expe
     while (timer.elapsed() < timeoutMs) {
         QTest::qWait(5);
         received += socket.readAll();
-        if (parseResponses(received).size() >= expectedAnswers || socket.state() == QAbstractSocket::UnconnectedState)
+        if (parseResponses(received).size() >= expectedAnswers
+            || socket.state() == QAbstractSocket::UnconnectedState)
             break;
     }
     received += socket.readAll();

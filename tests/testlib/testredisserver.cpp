@@ -28,14 +28,11 @@ QByteArray render(const redisReply *reply)
 {
     switch (reply->type) {
     case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-        return QByteArray(reply->str, qsizetype(reply->len));
+    case REDIS_REPLY_STATUS: return QByteArray(reply->str, qsizetype(reply->len));
     case REDIS_REPLY_ERROR:
         return QByteArrayLiteral("(error) ") + QByteArray(reply->str, qsizetype(reply->len));
-    case REDIS_REPLY_INTEGER:
-        return QByteArray::number(reply->integer);
-    case REDIS_REPLY_NIL:
-        return QByteArrayLiteral("(nil)");
+    case REDIS_REPLY_INTEGER: return QByteArray::number(reply->integer);
+    case REDIS_REPLY_NIL: return QByteArrayLiteral("(nil)");
     case REDIS_REPLY_ARRAY: {
         QByteArrayList parts;
         for (size_t i = 0; i < reply->elements; ++i)
@@ -94,16 +91,12 @@ bool TestRedisServer::launch()
     m_process->setWorkingDirectory(m_dir->path());
     // If the test process dies, so does its server: no orphan keeps the port.
     m_process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-    QStringList args{QStringLiteral("--port"), QString::number(m_port),
-                     QStringLiteral("--bind"), QStringLiteral("127.0.0.1"),
-                     QStringLiteral("--unixsocket"), socketPath(),
-                     QStringLiteral("--unixsocketperm"), QStringLiteral("700"),
-                     QStringLiteral("--save"), QString(),
-                     QStringLiteral("--appendonly"), QStringLiteral("no"),
-                     QStringLiteral("--dir"), m_dir->path(),
-                     QStringLiteral("--daemonize"), QStringLiteral("no"),
-                     QStringLiteral("--enable-debug-command"), QStringLiteral("yes"),
-                     QStringLiteral("--loglevel"), QStringLiteral("warning")};
+    QStringList args { QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+        QStringLiteral("127.0.0.1"), QStringLiteral("--unixsocket"), socketPath(),
+        QStringLiteral("--unixsocketperm"), QStringLiteral("700"), QStringLiteral("--save"), QString(),
+        QStringLiteral("--appendonly"), QStringLiteral("no"), QStringLiteral("--dir"), m_dir->path(),
+        QStringLiteral("--daemonize"), QStringLiteral("no"), QStringLiteral("--enable-debug-command"),
+        QStringLiteral("yes"), QStringLiteral("--loglevel"), QStringLiteral("warning") };
     args += m_extraArgs;
     m_process->start(serverBinary(), args);
     if (!m_process->waitForStarted(5000)) {
@@ -127,7 +120,7 @@ bool TestRedisServer::waitUntilAnswering(int timeoutMs)
     while (!deadline.hasExpired()) {
         if (!m_process || m_process->state() != QProcess::Running)
             return false;
-        const QByteArray pong = command({QByteArrayLiteral("PING")});
+        const QByteArray pong = command({ QByteArrayLiteral("PING") });
         // A password-protected server answers NOAUTH before the test has set the password.
         if (pong == "PONG" || pong.startsWith("(error) NOAUTH"))
             return true;
@@ -183,7 +176,7 @@ qint64 TestRedisServer::pid() const
 
 QByteArray TestRedisServer::command(const QByteArrayList &args) const
 {
-    const timeval timeout{5, 0};
+    const timeval timeout { 5, 0 };
     redisContext *c = redisConnectWithTimeout("127.0.0.1", m_port, timeout);
     if (!c || c->err) {
         const QByteArray why = c ? QByteArray(c->errstr) : QByteArrayLiteral("out of memory");
@@ -199,7 +192,8 @@ QByteArray TestRedisServer::command(const QByteArrayList &args) const
             ptrs << a.constData();
             lens << size_t(a.size());
         }
-        auto *reply = static_cast<redisReply *>(redisCommandArgv(c, int(argv.size()), ptrs.data(), lens.data()));
+        auto *reply
+            = static_cast<redisReply *>(redisCommandArgv(c, int(argv.size()), ptrs.data(), lens.data()));
         if (!reply)
             return QByteArrayLiteral("(failure) ") + QByteArray(c->errstr);
         QByteArray out = render(reply);
@@ -208,7 +202,7 @@ QByteArray TestRedisServer::command(const QByteArrayList &args) const
     };
     QByteArray out;
     if (!m_password.isEmpty())
-        out = run({QByteArrayLiteral("AUTH"), m_password.toUtf8()});
+        out = run({ QByteArrayLiteral("AUTH"), m_password.toUtf8() });
     if (!out.startsWith("(error)") && !out.startsWith("(failure)"))
         out = run(args);
     redisFree(c);
@@ -217,7 +211,7 @@ QByteArray TestRedisServer::command(const QByteArrayList &args) const
 
 QByteArray TestRedisServer::info(const QByteArray &section, const QByteArray &field) const
 {
-    const QByteArray text = command({QByteArrayLiteral("INFO"), section});
+    const QByteArray text = command({ QByteArrayLiteral("INFO"), section });
     for (const QByteArray &line : text.split('\n')) {
         if (line.startsWith(QByteArray(field + ':')))
             return line.mid(field.size() + 1).trimmed();
