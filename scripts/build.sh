@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Configures and builds Cachedash. Usage: build.sh [--sanitize] [--release]
+# Configures and builds Cachedash. Usage: build.sh [--sanitize] [--release] [--target NAME]
 #   default      build/       RelWithDebInfo, warnings are errors
 #   --release    build-release/  Release (what the benchmarks use)
 #   --sanitize   build-asan/  Debug with AddressSanitizer and UndefinedBehaviorSanitizer
@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 
 dir=build
 args=(-DCACHEDASH_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-for a in "$@"; do
+target=()
+while [ $# -gt 0 ]; do
+    a=$1; shift
     case "$a" in
+        --target) target=(--target "$1"); shift ;;
         --sanitize) dir=build-asan; args=(-DCACHEDASH_WERROR=ON -DCACHEDASH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
         --release) dir=build-release; args=(-DCACHEDASH_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DCACHEDASH_BUILD_TESTS=OFF) ;;
         *) echo "build.sh: unknown option $a" >&2; exit 2 ;;
@@ -19,5 +22,5 @@ for a in "$@"; do
 done
 
 cmake -S . -B "$dir" -G Ninja "${args[@]}" >&2
-cmake --build "$dir" --parallel "$(nproc)" >&2
+cmake --build "$dir" --parallel "$(nproc)" "${target[@]}" >&2
 echo "$dir"

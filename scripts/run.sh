@@ -4,6 +4,6 @@
 # Arguments are passed to cachedash (try --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-dir=$(scripts/build.sh | tail -n 1)
+scripts/setup.sh >&2
+dir=$(scripts/build.sh --target cachedash | tail -n 1)
 exec "$dir/src/cachedash" "$@"

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "redisserverprocess.h"
 #include "service.h"
 #include "serviceoptions.h"
 #include "unixsignalwatcher.h"
@@ -52,13 +51,6 @@ int main(int argc, char *argv[])
     if (!QCoro::waitFor(service.start())) {
         err << "cachedash: " << service.errorString() << '\n';
         return 1;
-    }
-    if (const RedisServerProcess *redis = service.privateRedis()) {
-        qInfo().noquote() << (options->privateRedis
-                ? QStringLiteral("started")
-                : QStringLiteral("no Redis at redis://127.0.0.1:6379, so started"))
-                          << "a private redis-server at" << redis->url().toDisplayString()
-                          << "(no persistence; it stops when cachedash does)";
     }
     UnixSignalWatcher signalWatcher;
     QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, &app, [&service](int number) {

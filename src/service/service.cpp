@@ -87,6 +87,11 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
                       .arg(m_options.redisUrl.toDisplayString(), m_privateRedis->errorString());
         co_return false;
     }
+    qInfo().noquote() << (m_options.privateRedis
+            ? QStringLiteral("starting")
+            : QStringLiteral("no Redis at %1, so starting").arg(m_options.redisUrl.toDisplayString()))
+                      << "a private redis-server at" << m_privateRedis->url().toDisplayString()
+                      << "(no persistence; it stops when cachedash does)";
     m_redis->setUrl(m_privateRedis->url());
     m_redis->open();
     const bool ready = co_await m_redis->waitForReady(std::max(startupTimeout, milliseconds(3000)));

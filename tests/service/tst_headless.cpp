@@ -88,7 +88,7 @@ void tst_Headless::privateRedisStopsWithUs()
     QCOMPARE(http.get(QStringLiteral("/reports/private")).status, 200);
     const QString log = QString::fromUtf8(process.readAllStandardError());
     const QRegularExpressionMatch match = QRegularExpression(
-        QStringLiteral("started a private redis-server at redis://127\\.0\\.0\\.1:(\\d+)"))
+        QStringLiteral("starting a private redis-server at redis://127\\.0\\.0\\.1:(\\d+)"))
                                               .match(log);
     QVERIFY2(match.hasMatch(), qPrintable(log));
     const quint16 port = quint16(match.captured(1).toUInt());
