@@ -2,20 +2,61 @@
 #include "reportcache.h"
 
 #include "cachelogging.h"
+#include "flight_p.h"
 #include "redisclient.h"
+#include "reportsource.h"
+
+#include <QRandomGenerator>
 
 using namespace std::chrono;
+using namespace std::chrono_literals;
 
 namespace Cachedash {
 
-ReportCache::ReportCache(RedisClient &redis, seconds ttl)
+namespace {
+QByteArray randomToken()
+{
+    quint64 words[2];
+    QRandomGenerator::system()->generate(std::begin(words), std::end(words));
+    return QByteArray(reinterpret_cast<const char *>(words), sizeof words).toHex();
+}
+} // namespace
+
+ReportCache::ReportCache(RedisClient &redis, ReportSource &source, Settings settings)
     : m_redis(redis)
-    , m_ttl(ttl)
-{ }
+    , m_source(source)
+    , m_settings(settings)
+    , m_fillScript(RedisScript::fromFile(QStringLiteral(":/lua/report_fill.lua")))
+{
+    Q_ASSERT_X(!m_fillScript.isNull(), "ReportCache", "the Lua script resource is missing");
+}
+
+ReportCache::~ReportCache() = default;
 
 QByteArray ReportCache::keyFor(const QString &region)
 {
     return QByteArrayLiteral("report:") + region.toUtf8();
+}
+
+// A region never contains ':', so no region's key can be another's lease.
+QByteArray ReportCache::leaseKeyFor(const QString &region)
+{
+    return keyFor(region) + QByteArrayLiteral(":lease");
+}
+
+milliseconds ReportCache::leaseTtl() const
+{
+    // Long enough for the computation and its write; short enough that waiters take over soon
+    // after a holder that died.
+    return m_source.delay() * 2 + 1000ms;
+}
+
+seconds ReportCache::writeTtl() const
+{
+    seconds ttl = m_settings.ttl + m_settings.staleWhileRevalidate;
+    if (m_settings.ttlJitter > 0s)
+        ttl += seconds(QRandomGenerator::global()->bounded(qint64(m_settings.ttlJitter.count()) + 1));
+    return ttl;
 }
 
 QCoro::Task<CacheRead> ReportCache::read(QString region)
@@ -27,6 +68,15 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
     const RedisReply ttl = co_await ttlReply;
 
     CacheRead read;
+    // Another type under the key (a hash, a list) is as wrong as bad JSON: overwrite it.
+    if (value.isError() && value.bytes().startsWith("WRONGTYPE")) {
+        ++m_counters.corrupt;
+        qCWarning(lcCache).noquote() << "ignoring the invalid entry under" << QString::fromUtf8(key)
+                                     << "- it is not a string";
+        read.outcome = CacheRead::Outcome::Corrupt;
+        read.problem = QStringLiteral("not a string value");
+        co_return read;
+    }
     if (!value.isOk()) {
         read.outcome = CacheRead::Outcome::Unavailable;
         read.problem = value.errorText();
@@ -37,51 +87,178 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
         co_return read;
     }
     QString why;
-    std::optional<Report> report
-        = value.isString() ? Report::fromJson(value.bytes(), region, &why) : std::nullopt;
+    std::optional<Report> report;
+    if (value.isString())
+        report = Report::fromJson(value.bytes(), region, &why);
+    else
+        why = QStringLiteral("not a string value");
     if (!report) {
-        if (why.isEmpty())
-            why = QStringLiteral("not a string value");
-        ++m_corrupt;
+        ++m_counters.corrupt;
         qCWarning(lcCache).noquote() << "ignoring the invalid entry under" << QString::fromUtf8(key) << "-"
                                      << why;
         read.outcome = CacheRead::Outcome::Corrupt;
         read.problem = why;
         co_return read;
     }
-    read.outcome = CacheRead::Outcome::Hit;
     read.report = std::move(*report);
     read.stored = value.bytes();
     // PTTL answers -1 for a key without expiry and -2 if it vanished between the two commands.
-    read.ttlLeft = milliseconds(ttl.isInteger() ? std::max<qint64>(ttl.toInteger(), 0) : 0);
+    const qint64 left = ttl.isInteger() ? ttl.toInteger() : 0;
+    const qint64 grace = duration_cast<milliseconds>(m_settings.staleWhileRevalidate).count();
+    if (left >= 0 && grace > 0 && left <= grace) {
+        read.outcome = CacheRead::Outcome::Stale;
+    } else {
+        read.outcome = CacheRead::Outcome::Hit;
+        read.freshFor = milliseconds(std::max<qint64>(left - grace, 0));
+    }
     co_return read;
 }
 
-QCoro::Task<bool> ReportCache::store(Report report)
+QCoro::Task<CacheFill> ReportCache::fill(QString region)
 {
-    const QByteArray key = keyFor(report.region);
-    const QByteArray json = report.toJson(false);
-    RedisPendingReply pending = m_redis.set(key, json, m_ttl);
-    const RedisReply reply = co_await pending;
-    if (!reply.isOk()) {
-        qCWarning(lcCache).noquote() << "could not store" << QString::fromUtf8(key) << "-"
-                                     << reply.errorText();
-        co_return false;
+    if (const auto it = m_flights.constFind(region); it != m_flights.cend()) {
+        Flight::Awaiter join(*it);
+        CacheFill shared = co_await join;
+        if (shared.outcome == CacheFill::Outcome::Computed) {
+            shared.outcome = CacheFill::Outcome::Shared;
+            ++m_counters.shared;
+        }
+        co_return shared;
     }
-    co_return true;
+    auto flight = std::make_shared<Flight>();
+    m_flights.insert(region, flight);
+    QCoro::Task<CacheFill> leading = lead(region, true);
+    CacheFill result = co_await leading;
+    if (m_flights.value(region) == flight)
+        m_flights.remove(region);
+    flight->finish(result);
+    co_return result;
 }
 
-QCoro::Task<std::optional<bool>> ReportCache::invalidate(QString region)
+QCoro::Task<CacheFill> ReportCache::bypass(QString region)
 {
-    const QByteArrayList keys { keyFor(region) };
-    RedisPendingReply pending = m_redis.del(keys);
-    const RedisReply reply = co_await pending;
-    if (!reply.isInteger()) {
-        qCWarning(lcCache).noquote() << "could not invalidate" << QString::fromUtf8(keys.first()) << "-"
-                                     << reply.errorText();
+    CacheFill fill;
+    QCoro::Task<std::optional<Report>> computing = m_source.compute(region);
+    std::optional<Report> report = co_await computing;
+    if (!report)
+        co_return fill;
+    fill.outcome = CacheFill::Outcome::Bypass;
+    fill.report = std::move(*report);
+    fill.stored = fill.report.toJson(false);
+    co_return fill;
+}
+
+QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
+{
+    const QByteArray leaseKey = leaseKeyFor(region);
+    const QByteArray token = randomToken();
+    milliseconds pollInterval = 20ms;
+    while (true) {
+        RedisPendingReply leaseReply
+            = m_redis.set(leaseKey, token, leaseTtl(), RedisClient::SetCondition::IfAbsent);
+        const RedisReply lease = co_await leaseReply;
+        if (!lease.isOk()) {
+            QCoro::Task<CacheFill> direct = bypass(region);
+            CacheFill fill = co_await direct;
+            co_return fill;
+        }
+        if (lease.isStatus()) {
+            // Ours: compute, then store only if the lease still holds.
+            QCoro::Task<std::optional<Report>> computing = m_source.compute(region);
+            std::optional<Report> report = co_await computing;
+            CacheFill fill;
+            if (!report)
+                co_return fill;
+            fill.outcome = CacheFill::Outcome::Computed;
+            fill.report = std::move(*report);
+            fill.stored = fill.report.toJson(false);
+            const seconds ttl = writeTtl();
+            const QByteArrayList keys{keyFor(region), leaseKey};
+            const QByteArrayList args{token, fill.stored, QByteArray::number(qint64(ttl.count()))};
+            QCoro::Task<RedisReply> committing = m_redis.evalScript(m_fillScript, keys, args);
+            const RedisReply committed = co_await committing;
+            if (committed.isInteger() && committed.toInteger() == 1) {
+                ++m_counters.writes;
+                fill.freshFor = duration_cast<milliseconds>(ttl - m_settings.staleWhileRevalidate);
+            } else if (committed.isInteger()) {
+                ++m_counters.writesDiscarded;
+                qCInfo(lcCache).noquote() << QStringLiteral("not storing report:") + region
+                                          << "- it was invalidated while it was being computed";
+            } else {
+                qCWarning(lcCache).noquote()
+                    << QStringLiteral("could not store report:") + region << "-" << committed.errorText();
+            }
+            co_return fill;
+        }
+        if (!waitForOthers)
+            co_return CacheFill{};
+
+        // Another process holds the lease: wait for its report, or take over once the lease is gone
+        // (its holder died, or a refresh removed it). One poller per region and process, backing off.
+        while (true) {
+            Sleeper::Wait wait = m_source.sleeper().sleep(pollInterval);
+            const bool elapsed = co_await wait;
+            if (!elapsed)
+                co_return CacheFill{};
+            pollInterval = std::min(pollInterval * 2, 100ms);
+            QCoro::Task<CacheRead> reading = read(region);
+            RedisPendingReply leaseLeft = m_redis.pttl(leaseKey);
+            const CacheRead current = co_await reading;
+            const RedisReply leaseTtlLeft = co_await leaseLeft;
+            if (current.outcome == CacheRead::Outcome::Hit || current.outcome == CacheRead::Outcome::Stale) {
+                CacheFill shared;
+                shared.outcome = CacheFill::Outcome::Shared;
+                shared.report = current.report;
+                shared.stored = current.stored;
+                shared.freshFor = current.freshFor;
+                ++m_counters.shared;
+                co_return shared;
+            }
+            if (current.outcome == CacheRead::Outcome::Unavailable || !leaseTtlLeft.isInteger()) {
+                QCoro::Task<CacheFill> direct = bypass(region);
+                CacheFill fill = co_await direct;
+                co_return fill;
+            }
+            if (leaseTtlLeft.toInteger() == -2)
+                break;
+        }
+    }
+}
+
+void ReportCache::revalidate(const QString &region)
+{
+    if (m_flights.contains(region) || m_revalidating.contains(region))
+        return;
+    revalidateInBackground(region);
+}
+
+QCoro::Task<> ReportCache::revalidateInBackground(QString region)
+{
+    m_revalidating.insert(region);
+    ++m_counters.revalidations;
+    QCoro::Task<CacheFill> leading = lead(region, false);
+    co_await leading;
+    m_revalidating.remove(region);
+}
+
+QCoro::Task<std::optional<ReportCache::Invalidation>> ReportCache::invalidate(QString region)
+{
+    // Requests from now on must not join a computation that began before the refresh.
+    if (const auto flight = m_flights.take(region))
+        flight->invalidated = true;
+    RedisPendingReply reportDeleted = m_redis.del({keyFor(region)});
+    RedisPendingReply leaseDeleted = m_redis.del({leaseKeyFor(region)});
+    const RedisReply report = co_await reportDeleted;
+    const RedisReply lease = co_await leaseDeleted;
+    if (!report.isInteger()) {
+        qCWarning(lcCache).noquote() << QStringLiteral("could not invalidate report:") + region << "-"
+                                     << report.errorText();
         co_return std::nullopt;
     }
-    co_return reply.toInteger() > 0;
+    Invalidation result;
+    result.deleted = report.toInteger() > 0;
+    result.fillCancelled = lease.isInteger() && lease.toInteger() > 0;
+    co_return result;
 }
 
 } // namespace Cachedash

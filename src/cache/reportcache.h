@@ -1,61 +1,131 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "redisscript.h"
 #include "report.h"
 
 #include <QByteArray>
+#include <QHash>
+#include <QSet>
 #include <QString>
 
 #include <qcoro/qcorotask.h>
 
 #include <chrono>
+#include <memory>
 
 namespace Cachedash {
 
 class RedisClient;
+class ReportSource;
+namespace detail {
+template<typename T>
+class Flight;
+}
 
 // What a cache read found.
 struct CacheRead
 {
     enum class Outcome {
-        Hit, // a valid report was stored
+        Hit, // a valid, fresh report
+        Stale, // a valid report past its TTL but inside the stale-while-revalidate grace
         Miss, // nothing stored
-        Corrupt, // something stored that is not a valid report of this region (treated as a miss)
+        Corrupt, // something stored that is not a valid report of this region: treated as a miss
         Unavailable, // Redis did not answer: the cache is bypassed
     };
     Outcome outcome = Outcome::Miss;
-    Report report; // on Hit
-    QByteArray stored; // on Hit: the bytes as stored (toJson(false))
-    std::chrono::milliseconds ttlLeft { 0 }; // on Hit: what remains of the entry's time to live
-    QString problem; // on Corrupt or Unavailable: why
+    Report report; // on Hit and Stale
+    QByteArray stored; // on Hit and Stale: the bytes as stored (toJson(false))
+    std::chrono::milliseconds freshFor{0}; // on Hit: how long the entry stays fresh
+    QString problem; // on Corrupt and Unavailable: why
 };
 
-// Cache-aside over Redis for reports: the key is report:{region}, the value the report's JSON,
-// written with SET ... EX.
+// What filling the cache gave.
+struct CacheFill
+{
+    enum class Outcome {
+        Computed, // this request's computation, stored if the lease still held
+        Shared, // another request's computation, in this process or another
+        Bypass, // Redis unavailable: computed directly, not stored
+        Cancelled, // the service shut down first
+    };
+    Outcome outcome = Outcome::Cancelled;
+    Report report;
+    QByteArray stored;
+    std::chrono::milliseconds freshFor{0};
+};
+
+// Cache-aside over Redis for reports: report:{region} holds the report's JSON, written with SET ... EX.
+//
+// Concurrent misses of a region compute it once. In this process they share one flight; across
+// processes sharing the Redis, the flight's leader takes a lease (SET report:{region}:lease NX PX)
+// and the others wait for its report, or take over when the lease expires. The report is written by
+// a script that checks the lease token, so a refresh that deletes the lease mid-computation wins.
 class ReportCache
 {
 public:
-    ReportCache(RedisClient &redis, std::chrono::seconds ttl);
+    struct Settings
+    {
+        std::chrono::seconds ttl{30};
+        std::chrono::seconds ttlJitter{0}; // each write lives ttl + a random 0..ttlJitter
+        std::chrono::seconds staleWhileRevalidate{0}; // grace during which an expired report is served
+    };
 
-    std::chrono::seconds ttl() const { return m_ttl; }
-    void setTtl(std::chrono::seconds ttl) { m_ttl = ttl; }
+    struct Counters
+    {
+        quint64 corrupt = 0; // invalid entries found
+        quint64 writes = 0; // reports stored
+        quint64 writesDiscarded = 0; // computations whose write a refresh cancelled
+        quint64 shared = 0; // misses answered by another request's computation
+        quint64 revalidations = 0; // background recomputations of stale reports
+    };
+
+    ReportCache(RedisClient &redis, ReportSource &source, Settings settings);
+    ~ReportCache();
+
+    const Settings &settings() const { return m_settings; }
+    void setSettings(const Settings &settings) { m_settings = settings; }
+    const Counters &counters() const { return m_counters; }
 
     static QByteArray keyFor(const QString &region);
+    static QByteArray leaseKeyFor(const QString &region);
 
     // GET and PTTL of the report's key. Both are sent before this returns, so they share a round
-    // trip with whatever was sent just before or after.
+    // trip with what was sent just before.
     QCoro::Task<CacheRead> read(QString region);
-    // Stores a freshly computed report for ttl(). Returns false (and logs) if Redis refused or is down.
-    QCoro::Task<bool> store(Report report);
-    // Deletes the report's key: 1 if it existed, 0 if not, or a failure reply.
-    QCoro::Task<std::optional<bool>> invalidate(QString region);
+    // Computes and stores the report after a miss, once for all concurrent callers.
+    QCoro::Task<CacheFill> fill(QString region);
+    // Computes the report without touching the cache (for when Redis is unavailable).
+    QCoro::Task<CacheFill> bypass(QString region);
+    // Recomputes a stale report in the background, unless that is already under way here or in
+    // another process.
+    void revalidate(const QString &region);
+    // Deletes the report and any fill lease: true if a stored report was deleted. `fillCancelled`
+    // tells whether a computation in flight lost its right to write.
+    struct Invalidation
+    {
+        bool deleted = false;
+        bool fillCancelled = false;
+    };
+    QCoro::Task<std::optional<Invalidation>> invalidate(QString region);
 
-    quint64 corruptEntries() const { return m_corrupt; }
+    int flightsInProgress() const { return int(m_flights.size()); }
 
 private:
+    using Flight = detail::Flight<CacheFill>;
+
+    QCoro::Task<CacheFill> lead(QString region, bool waitForOthers);
+    QCoro::Task<> revalidateInBackground(QString region);
+    std::chrono::milliseconds leaseTtl() const;
+    std::chrono::seconds writeTtl() const;
+
     RedisClient &m_redis;
-    std::chrono::seconds m_ttl;
-    quint64 m_corrupt = 0;
+    ReportSource &m_source;
+    Settings m_settings;
+    RedisScript m_fillScript;
+    QHash<QString, std::shared_ptr<Flight>> m_flights;
+    QSet<QString> m_revalidating;
+    Counters m_counters;
 };
 
 } // namespace Cachedash

@@ -2,16 +2,13 @@
 #pragma once
 
 #include "report.h"
+#include "sleeper.h"
 
 #include <QObject>
 
 #include <qcoro/qcorotask.h>
 
 #include <chrono>
-#include <coroutine>
-#include <list>
-
-class QTimer;
 
 namespace Cachedash {
 
@@ -31,23 +28,25 @@ public:
     // The report after the delay, or nothing when the source is shut down meanwhile.
     QCoro::Task<std::optional<Report>> compute(QString region);
 
-    int inFlight() const { return int(m_waiting.size()); }
+    // Computations under way.
+    int inFlight() const { return m_inFlight; }
     quint64 computations() const { return m_computations; }
 
     // Ends every computation in flight at once (they yield nothing) and refuses new ones.
     void shutdown();
+
+    // The source's clock: every timed wait in the cache layer uses it, so shutdown() ends them all.
+    Sleeper &sleeper() { return m_sleeper; }
 
 Q_SIGNALS:
     void computationStarted(const QString &region);
     void computationFinished(const QString &region, std::chrono::milliseconds took);
 
 private:
-    class Delay;
-
     std::chrono::milliseconds m_delay;
-    std::list<Delay *> m_waiting;
+    Sleeper m_sleeper;
     quint64 m_computations = 0;
-    bool m_shutDown = false;
+    int m_inFlight = 0;
 };
 
 } // namespace Cachedash

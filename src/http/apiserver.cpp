@@ -132,7 +132,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
     auto it = m_connections.find(socket);
     if (it == m_connections.end()) {
-        it = m_connections.insert(socket, Connection {});
+        it = m_connections.insert(socket, Connection{});
         connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
     }
     context.sequence = it->nextSequence++;
@@ -220,44 +220,52 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     Report report;
     QByteArray stored;
     QByteArray outcome;
-    milliseconds ttlLeft { 0 };
-    if (read.outcome == CacheRead::Outcome::Hit) {
+    milliseconds freshFor{0};
+    switch (read.outcome) {
+    case CacheRead::Outcome::Hit:
+    case CacheRead::Outcome::Stale:
         report = std::move(read.report);
         stored = std::move(read.stored);
-        ttlLeft = read.ttlLeft;
-        outcome = QByteArrayLiteral("HIT");
-    } else {
-        QCoro::Task<std::optional<Report>> computeTask = m_c.source.compute(region);
-        std::optional<Report> computed = co_await computeTask;
-        if (!computed) {
+        freshFor = read.freshFor;
+        if (read.outcome == CacheRead::Outcome::Hit) {
+            outcome = QByteArrayLiteral("HIT");
+        } else {
+            outcome = QByteArrayLiteral("STALE");
+            m_c.cache.revalidate(region);
+        }
+        break;
+    case CacheRead::Outcome::Miss:
+    case CacheRead::Outcome::Corrupt:
+    case CacheRead::Outcome::Unavailable: {
+        QCoro::Task<CacheFill> filling = read.outcome == CacheRead::Outcome::Unavailable
+            ? m_c.cache.bypass(region)
+            : m_c.cache.fill(region);
+        CacheFill fill = co_await filling;
+        if (fill.outcome == CacheFill::Outcome::Cancelled) {
             respond(context, HttpResponse::error(503, QStringLiteral("the service is shutting down")),
                 QByteArrayLiteral("ERROR"));
             co_return;
         }
-        report = std::move(*computed);
-        stored = report.toJson(false);
-        if (read.outcome == CacheRead::Outcome::Unavailable) {
-            outcome = QByteArrayLiteral("BYPASS");
-        } else {
-            QCoro::Task<bool> storeTask = m_c.cache.store(report);
-            const bool storedOk = co_await storeTask;
-            outcome = QByteArrayLiteral("MISS");
-            ttlLeft = storedOk ? duration_cast<milliseconds>(m_c.cache.ttl()) : 0ms;
-        }
+        report = std::move(fill.report);
+        stored = std::move(fill.stored);
+        freshFor = fill.freshFor;
+        outcome = fill.outcome == CacheFill::Outcome::Bypass ? QByteArrayLiteral("BYPASS")
+                                                             : QByteArrayLiteral("MISS");
+        break;
+    }
     }
 
-    const bool cached = outcome == "HIT";
+    const bool cached = outcome == "HIT" || outcome == "STALE";
     const QByteArray etag = etagFor(stored);
     const bool notModified = !context.ifNoneMatch.isEmpty() && etagMatches(context.ifNoneMatch, etag);
-    HttpResponse r
-        = notModified ? HttpResponse { 304, {}, {} } : HttpResponse::json(200, report.toJson(cached));
+    HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, report.toJson(cached));
     r.addHeader(QByteArrayLiteral("X-Cache"), outcome);
     r.addHeader(QByteArrayLiteral("ETag"), etag);
     if (outcome == "BYPASS") {
         r.addHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
     } else {
         r.addHeader(QByteArrayLiteral("Cache-Control"),
-            QByteArrayLiteral("max-age=") + QByteArray::number(qint64(ttlLeft.count() / 1000)));
+            QByteArrayLiteral("max-age=") + QByteArray::number(qint64(freshFor.count() / 1000)));
     }
     const qint64 age
         = std::max<qint64>(0, report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
@@ -268,9 +276,9 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
 
 QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
 {
-    QCoro::Task<std::optional<bool>> invalidateTask = m_c.cache.invalidate(region);
-    const std::optional<bool> deleted = co_await invalidateTask;
-    if (!deleted) {
+    QCoro::Task<std::optional<ReportCache::Invalidation>> invalidating = m_c.cache.invalidate(region);
+    const std::optional<ReportCache::Invalidation> done = co_await invalidating;
+    if (!done) {
         HttpResponse r = HttpResponse::json(503,
             QByteArrayLiteral("{\"detail\":\"Redis is unavailable: the report was not "
                               "invalidated\",\"invalidated\":false}"));
@@ -279,11 +287,14 @@ QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
         co_return;
     }
     qCInfo(lcHttp).noquote() << QStringLiteral("invalidated report:") + region
-                             << (*deleted ? "(it was cached)" : "(it was not cached)");
-    respond(context,
-        HttpResponse::json(200,
-            *deleted ? QByteArrayLiteral("{\"invalidated\":true}")
-                     : QByteArrayLiteral("{\"invalidated\":false}")));
+                             << (done->deleted ? "(it was cached)" : "(it was not cached)")
+                             << (done->fillCancelled ? "and cancelled the write of a computation in flight"
+                                                     : "");
+    QByteArray body = done->deleted ? QByteArrayLiteral("{\"invalidated\":true")
+                                    : QByteArrayLiteral("{\"invalidated\":false");
+    if (done->fillCancelled)
+        body += QByteArrayLiteral(",\"fill_cancelled\":true");
+    respond(context, HttpResponse::json(200, body + '}'));
 }
 
 QCoro::Task<> ApiServer::health(Context context)
@@ -343,11 +354,11 @@ void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool 
         return;
     // Answers leave in request order (RFC 9112 pipelining): one that finished early waits its turn.
     if (sequence != it->nextToWrite) {
-        it->ready.emplace(sequence, Connection::Answer { std::move(bytes), close });
+        it->ready.emplace(sequence, Connection::Answer{std::move(bytes), close});
         return;
     }
     QTcpSocket *socket = key;
-    Connection::Answer answer { std::move(bytes), close };
+    Connection::Answer answer{std::move(bytes), close};
     while (true) {
         if (socket->state() == QAbstractSocket::ConnectedState)
             socket->write(answer.bytes);

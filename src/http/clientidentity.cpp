@@ -47,7 +47,7 @@ bool ClientIdentity::addTrustedProxy(const QString &cidr, QString *error)
     } else {
         const QHostAddress single(text);
         if (!single.isNull())
-            subnet = { single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32 };
+            subnet = {single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
     }
     if (subnet.first.isNull() || subnet.second < 0) {
         if (error)

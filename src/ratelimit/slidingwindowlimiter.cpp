@@ -43,9 +43,9 @@ QByteArray SlidingWindowLimiter::policy() const
 QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
 {
     const int limit = m_limit;
-    QByteArrayList keys { keyFor(client) };
-    QByteArrayList args { QByteArray::number(qint64(m_window.count())), QByteArray::number(limit),
-        m_memberPrefix + QByteArray::number(++m_sequence) };
+    QByteArrayList keys{keyFor(client)};
+    QByteArrayList args{QByteArray::number(qint64(m_window.count())), QByteArray::number(limit),
+        m_memberPrefix + QByteArray::number(++m_sequence)};
     QCoro::Task<RedisReply> pending = m_redis.evalScript(m_script, std::move(keys), std::move(args));
     const RedisReply reply = co_await pending;
 

@@ -23,7 +23,7 @@ struct RateLimitDecision
     bool failed = false; // Redis could not decide; `allowed` then follows the failure policy
     int limit = 0;
     int remaining = 0;
-    std::chrono::milliseconds nextSlot { 0 }; // until a slot frees: the Retry-After when rejected
+    std::chrono::milliseconds nextSlot{0}; // until a slot frees: the Retry-After when rejected
     QString problem; // when failed
 
     // Whole seconds, rounded up: a client that waits this long is admitted.

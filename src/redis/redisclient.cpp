@@ -36,7 +36,7 @@ QString contextError(const redisAsyncContext *context, const QString &fallback)
 } // namespace
 
 RedisClient::RedisClient(RedisUrl url, QObject *parent)
-    : RedisClient(std::move(url), Options {}, parent)
+    : RedisClient(std::move(url), Options{}, parent)
 { }
 
 RedisClient::RedisClient(RedisUrl url, Options options, QObject *parent)
@@ -147,7 +147,7 @@ void RedisClient::connectNow()
     // The handshake goes first in the pipe; commands issued meanwhile queue up behind it.
     m_handshakeLeft = 0;
     if (m_url.hasCredentials()) {
-        QByteArrayList auth { QByteArrayLiteral("AUTH") };
+        QByteArrayList auth{QByteArrayLiteral("AUTH")};
         if (!m_url.username.isEmpty())
             auth << m_url.username.toUtf8();
         auth << m_url.password.toUtf8();
@@ -155,7 +155,7 @@ void RedisClient::connectNow()
         issue(auth, PendingCommand::Role::Handshake);
     }
     if (m_url.database != 0) {
-        const QByteArrayList select { QByteArrayLiteral("SELECT"), QByteArray::number(m_url.database) };
+        const QByteArrayList select{QByteArrayLiteral("SELECT"), QByteArray::number(m_url.database)};
         ++m_handshakeLeft;
         issue(select, PendingCommand::Role::Handshake);
     }
@@ -376,18 +376,18 @@ RedisPendingReply RedisClient::command(const QByteArrayList &args)
 
 RedisPendingReply RedisClient::ping()
 {
-    return command({ QByteArrayLiteral("PING") });
+    return command({QByteArrayLiteral("PING")});
 }
 
 RedisPendingReply RedisClient::get(const QByteArray &key)
 {
-    return command({ QByteArrayLiteral("GET"), key });
+    return command({QByteArrayLiteral("GET"), key});
 }
 
 RedisPendingReply RedisClient::set(
     const QByteArray &key, const QByteArray &value, milliseconds ttl, SetCondition condition)
 {
-    QByteArrayList args { QByteArrayLiteral("SET"), key, value };
+    QByteArrayList args{QByteArrayLiteral("SET"), key, value};
     if (ttl > 0ms) {
         if (ttl % 1s == 0ms)
             args << QByteArrayLiteral("EX")
@@ -404,38 +404,38 @@ RedisPendingReply RedisClient::set(
 
 RedisPendingReply RedisClient::del(const QByteArrayList &keys)
 {
-    return command(QByteArrayList { QByteArrayLiteral("DEL") } + keys);
+    return command(QByteArrayList{QByteArrayLiteral("DEL")} + keys);
 }
 
 RedisPendingReply RedisClient::pttl(const QByteArray &key)
 {
-    return command({ QByteArrayLiteral("PTTL"), key });
+    return command({QByteArrayLiteral("PTTL"), key});
 }
 
 RedisPendingReply RedisClient::time()
 {
-    return command({ QByteArrayLiteral("TIME") });
+    return command({QByteArrayLiteral("TIME")});
 }
 
 RedisPendingReply RedisClient::configGet(const QByteArray &parameter)
 {
-    return command({ QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), parameter });
+    return command({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), parameter});
 }
 
 RedisPendingReply RedisClient::configSet(const QByteArray &parameter, const QByteArray &value)
 {
-    return command({ QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"), parameter, value });
+    return command({QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"), parameter, value});
 }
 
 RedisPendingReply RedisClient::scriptLoad(const QByteArray &source)
 {
-    return command({ QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), source });
+    return command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), source});
 }
 
 RedisPendingReply RedisClient::evalsha(
     const QByteArray &sha1, const QByteArrayList &keys, const QByteArrayList &args)
 {
-    QByteArrayList argv { QByteArrayLiteral("EVALSHA"), sha1, QByteArray::number(keys.size()) };
+    QByteArrayList argv{QByteArrayLiteral("EVALSHA"), sha1, QByteArray::number(keys.size())};
     argv += keys;
     argv += args;
     return command(argv);
@@ -443,7 +443,7 @@ RedisPendingReply RedisClient::evalsha(
 
 QCoro::Task<RedisReply> RedisClient::evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args)
 {
-    QByteArrayList argv { QByteArrayLiteral("EVALSHA"), script.sha1(), QByteArray::number(keys.size()) };
+    QByteArrayList argv{QByteArrayLiteral("EVALSHA"), script.sha1(), QByteArray::number(keys.size())};
     argv += keys;
     argv += args;
     RedisPendingReply first = command(argv);

@@ -47,10 +47,10 @@ public:
 
     struct Options
     {
-        std::chrono::milliseconds commandTimeout { 1000 };
-        std::chrono::milliseconds connectTimeout { 1000 };
-        std::chrono::milliseconds minReconnectDelay { 100 };
-        std::chrono::milliseconds maxReconnectDelay { 2000 };
+        std::chrono::milliseconds commandTimeout{1000};
+        std::chrono::milliseconds connectTimeout{1000};
+        std::chrono::milliseconds minReconnectDelay{100};
+        std::chrono::milliseconds maxReconnectDelay{2000};
         // Reset the connection after this many timeouts in a row with no reply in between.
         int resetAfterTimeouts = 3;
     };
@@ -141,7 +141,7 @@ private:
     bool m_everReady = false;
     int m_handshakeLeft = 0;
     int m_consecutiveTimeouts = 0;
-    std::chrono::milliseconds m_backoff { 0 };
+    std::chrono::milliseconds m_backoff{0};
     std::chrono::steady_clock::time_point m_connectDeadline;
     // Commands handed to hiredis, oldest first; completed ones stay until hiredis reports on them.
     std::deque<Pending> m_inflight;

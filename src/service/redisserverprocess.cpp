@@ -59,11 +59,11 @@ bool RedisServerProcess::start()
     // Dies with us, whatever kills us.
     m_process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGTERM); });
     m_process->start(program,
-        { QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+        {QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
             QStringLiteral("127.0.0.1"), QStringLiteral("--protected-mode"), QStringLiteral("yes"),
             QStringLiteral("--save"), QString(), QStringLiteral("--appendonly"), QStringLiteral("no"),
             QStringLiteral("--dir"), m_dir->path(), QStringLiteral("--daemonize"), QStringLiteral("no"),
-            QStringLiteral("--loglevel"), QStringLiteral("warning") });
+            QStringLiteral("--loglevel"), QStringLiteral("warning")});
     if (!m_process->waitForStarted(3000)) {
         m_error = QStringLiteral("redis-server did not start: ") + m_process->errorString();
         return false;

@@ -24,14 +24,18 @@ Service::Service(ServiceOptions options, QObject *parent)
     redisOptions.connectTimeout = m_options.redisTimeout;
     m_redis = std::make_unique<RedisClient>(m_options.redisUrl, redisOptions);
     m_source = std::make_unique<ReportSource>(m_options.reportDelay);
-    m_cache = std::make_unique<ReportCache>(*m_redis, m_options.cacheTtl);
+    ReportCache::Settings cacheSettings;
+    cacheSettings.ttl = m_options.cacheTtl;
+    cacheSettings.ttlJitter = m_options.cacheTtlJitter;
+    cacheSettings.staleWhileRevalidate = m_options.staleWhileRevalidate;
+    m_cache = std::make_unique<ReportCache>(*m_redis, *m_source, cacheSettings);
     m_limiter = std::make_unique<SlidingWindowLimiter>(*m_redis, m_options.rateLimit, m_options.rateWindow);
     m_limiter->setOnError(m_options.rateLimitOnError);
     m_identity = std::make_unique<ClientIdentity>();
     for (const QString &proxy : std::as_const(m_options.trustedProxies))
         m_identity->addTrustedProxy(proxy);
     m_api = std::make_unique<ApiServer>(
-        ApiServer::Components { *m_redis, *m_cache, *m_source, *m_limiter, *m_identity });
+        ApiServer::Components{*m_redis, *m_cache, *m_source, *m_limiter, *m_identity});
     m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
 }
 

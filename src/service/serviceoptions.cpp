@@ -63,6 +63,14 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
         QStringLiteral("ms")));
     parser.addOption(opt(QStringLiteral("cache-ttl"),
         QStringLiteral("Seconds a cached report lives (default 30)."), QStringLiteral("seconds")));
+    parser.addOption(opt(QStringLiteral("cache-ttl-jitter"),
+        QStringLiteral("Add a random 0 to SECONDS to each report's TTL, so that reports "
+                       "written together do not expire together (default 0)."),
+        QStringLiteral("seconds")));
+    parser.addOption(opt(QStringLiteral("stale-while-revalidate"),
+        QStringLiteral("For SECONDS after a report expires, serve it (X-Cache: STALE) while one "
+                       "background recomputation runs (default 0: off)."),
+        QStringLiteral("seconds")));
     parser.addOption(opt(QStringLiteral("rate-limit"),
         QStringLiteral("Requests admitted per client per window (default 5)."), QStringLiteral("n")));
     parser.addOption(opt(QStringLiteral("rate-window"),
@@ -144,6 +152,14 @@ std::optional<ServiceOptions> ServiceOptions::from(
     if (!readInt(parser, QStringLiteral("cache-ttl"), 1, 86'400 * 365, value, error))
         return std::nullopt;
     o.cacheTtl = seconds(value);
+    value = o.cacheTtlJitter.count();
+    if (!readInt(parser, QStringLiteral("cache-ttl-jitter"), 0, 86'400, value, error))
+        return std::nullopt;
+    o.cacheTtlJitter = seconds(value);
+    value = o.staleWhileRevalidate.count();
+    if (!readInt(parser, QStringLiteral("stale-while-revalidate"), 0, 86'400, value, error))
+        return std::nullopt;
+    o.staleWhileRevalidate = seconds(value);
     value = o.rateLimit;
     if (!readInt(parser, QStringLiteral("rate-limit"), 1, 1'000'000'000, value, error))
         return std::nullopt;

@@ -23,13 +23,15 @@ struct ServiceOptions
     bool privateRedis = false; // always start a private redis-server
     QHostAddress bindAddress = QHostAddress(QHostAddress::LocalHost);
     quint16 port = 8000;
-    std::chrono::milliseconds reportDelay { 1500 };
-    std::chrono::seconds cacheTtl { 30 };
+    std::chrono::milliseconds reportDelay{1500};
+    std::chrono::seconds cacheTtl{30};
+    std::chrono::seconds cacheTtlJitter{0};
+    std::chrono::seconds staleWhileRevalidate{0};
     int rateLimit = 5;
-    std::chrono::seconds rateWindow { 10 };
+    std::chrono::seconds rateWindow{10};
     SlidingWindowLimiter::OnError rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
     QStringList trustedProxies;
-    std::chrono::milliseconds redisTimeout { 1000 };
+    std::chrono::milliseconds redisTimeout{1000};
     bool headless = false;
     std::optional<bool> accessLog; // unset: on when headless, off in the window
 

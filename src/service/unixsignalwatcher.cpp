@@ -10,7 +10,7 @@
 namespace Cachedash {
 
 namespace {
-int g_pipe[2] = { -1, -1 };
+int g_pipe[2] = {-1, -1};
 
 extern "C" void onUnixSignal(int number)
 {

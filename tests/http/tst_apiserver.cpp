@@ -28,12 +28,12 @@ namespace {
 // the limiter's windows do not mix.
 HeaderList from(const QByteArray &client)
 {
-    return { { QByteArrayLiteral("X-Forwarded-For"), client } };
+    return {{QByteArrayLiteral("X-Forwarded-For"), client}};
 }
 
 QByteArray closing(const QString &path, const QByteArray &client)
 {
-    return TestHttp::getRequest(path, { { "X-Forwarded-For", client }, { "Connection", "close" } });
+    return TestHttp::getRequest(path, {{"X-Forwarded-For", client}, {"Connection", "close"}});
 }
 } // namespace
 
@@ -81,7 +81,7 @@ ServiceOptions tst_ApiServer::defaults() const
     o.redisUrlGiven = true;
     o.port = 0;
     o.reportDelay = 200ms;
-    o.trustedProxies = { QStringLiteral("127.0.0.1") };
+    o.trustedProxies = {QStringLiteral("127.0.0.1")};
     o.accessLog = false;
     return o;
 }
@@ -100,7 +100,7 @@ void tst_ApiServer::init()
 {
     if (!m_redis.isRunning())
         QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
-    QCOMPARE(m_redis.command({ "FLUSHALL" }), QByteArray("OK"));
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
     m_service = startService(defaults());
     QVERIFY(m_service);
     m_http = std::make_unique<TestHttp>(QUrl(m_service->baseUrl()));
@@ -118,7 +118,7 @@ void tst_ApiServer::seedWalkthrough()
     options.reportDelay = 1500ms; // the seed's own figure
     m_service = startService(options);
     QVERIFY(m_service);
-    TestHttp http { QUrl(m_service->baseUrl()) };
+    TestHttp http{QUrl(m_service->baseUrl())};
     const HeaderList me = from("198.51.100.10");
 
     // 1. First call: a miss, about 1.5 s, cached false.
@@ -142,18 +142,18 @@ void tst_ApiServer::seedWalkthrough()
     QCOMPARE(hit.json().value(QLatin1String("generated_at")).toString(), generatedAt);
 
     // 3. The key and its TTL, straight from Redis.
-    const QByteArray stored = m_redis.command({ "GET", "report:emea" });
+    const QByteArray stored = m_redis.command({"GET", "report:emea"});
     QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("generated_at")).toString(),
         generatedAt);
     QCOMPARE(QJsonDocument::fromJson(stored).object().value(QLatin1String("cached")).toBool(true), false);
-    const int ttl = m_redis.command({ "TTL", "report:emea" }).toInt();
+    const int ttl = m_redis.command({"TTL", "report:emea"}).toInt();
     QVERIFY2(ttl >= 28 && ttl <= 30, qPrintable(QString::number(ttl)));
 
     // 4. Refresh invalidates; the next read is a slow miss again.
     const HttpResult refresh = http.post(QStringLiteral("/reports/emea/refresh"), me);
     QCOMPARE(refresh.status, 200);
     QCOMPARE(refresh.body, QByteArray("{\"invalidated\":true}"));
-    QCOMPARE(m_redis.command({ "EXISTS", "report:emea" }), QByteArray("0"));
+    QCOMPARE(m_redis.command({"EXISTS", "report:emea"}), QByteArray("0"));
     QCOMPARE(
         http.post(QStringLiteral("/reports/emea/refresh"), me).body, QByteArray("{\"invalidated\":false}"));
     const HttpResult again = http.get(QStringLiteral("/reports/emea"), me);
@@ -173,7 +173,7 @@ void tst_ApiServer::seedWalkthrough()
             QVERIFY2(retryAfter >= 1 && retryAfter <= 10, r.header("retry-after").constData());
         }
     }
-    QCOMPARE(statuses, (QList<int> { 200, 200, 200, 200, 200, 429, 429 }));
+    QCOMPARE(statuses, (QList<int>{200, 200, 200, 200, 200, 429, 429}));
 }
 
 void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
@@ -191,8 +191,8 @@ void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
     }
     QCOMPARE(ok, 5);
     QCOMPARE(limited, 25);
-    QCOMPARE(m_redis.command({ "ZCARD", "rate:sliding:198.51.100.20" }), QByteArray("5"));
-    const int pttl = m_redis.command({ "PTTL", "rate:sliding:198.51.100.20" }).toInt();
+    QCOMPARE(m_redis.command({"ZCARD", "rate:sliding:198.51.100.20"}), QByteArray("5"));
+    const int pttl = m_redis.command({"PTTL", "rate:sliding:198.51.100.20"}).toInt();
     QVERIFY2(pttl > 8000 && pttl <= 10000, qPrintable(QString::number(pttl)));
 }
 
@@ -203,7 +203,7 @@ void tst_ApiServer::waitingRetryAfterIsEnough()
     options.rateWindow = 2s;
     m_service = startService(options);
     QVERIFY(m_service);
-    TestHttp http { QUrl(m_service->baseUrl()) };
+    TestHttp http{QUrl(m_service->baseUrl())};
     const HeaderList me = from("198.51.100.30");
     QCOMPARE(http.get(QStringLiteral("/livez")).status, 200);
     QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
@@ -241,8 +241,8 @@ void tst_ApiServer::headers()
     QVERIFY2(maxAge == "max-age=29" || maxAge == "max-age=30", maxAge.constData());
     QVERIFY(hit.header("age").toInt() <= 1);
 
-    const HttpResult notModified = m_http->get(QStringLiteral("/reports/hdr"),
-        { { "X-Forwarded-For", "198.51.100.40" }, { "If-None-Match", etag } });
+    const HttpResult notModified = m_http->get(
+        QStringLiteral("/reports/hdr"), {{"X-Forwarded-For", "198.51.100.40"}, {"If-None-Match", etag}});
     QCOMPARE(notModified.status, 304);
     QVERIFY(notModified.body.isEmpty());
     QCOMPARE(notModified.header("etag"), etag);
@@ -250,7 +250,7 @@ void tst_ApiServer::headers()
     QCOMPARE(notModified.header("ratelimit-remaining"), QByteArray("2"));
 
     const HttpResult otherTag = m_http->get(QStringLiteral("/reports/hdr"),
-        { { "X-Forwarded-For", "198.51.100.40" }, { "If-None-Match", "\"nope\"" } });
+        {{"X-Forwarded-For", "198.51.100.40"}, {"If-None-Match", "\"nope\""}});
     QCOMPARE(otherTag.status, 200);
 }
 
@@ -308,7 +308,7 @@ void tst_ApiServer::badInput()
     QVERIFY2(detail.contains(mentions), qPrintable(detail));
     QCOMPARE(r.header("allow"), allow);
     // Nothing reached Redis: no key, not even the limiter's.
-    QCOMPARE(m_redis.command({ "DBSIZE" }), QByteArray("0"));
+    QCOMPARE(m_redis.command({"DBSIZE"}), QByteArray("0"));
     // And the server is still there.
     QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
 }
@@ -319,7 +319,7 @@ void tst_ApiServer::unicodeRegion()
     QCOMPARE(r.status, 200);
     QCOMPARE(r.json().value(QLatin1String("region")).toString(), QStringLiteral("zürich"));
     QCOMPARE(r.json().value(QLatin1String("total_sales")).toDouble(), 7407.36);
-    QCOMPARE(m_redis.command({ "EXISTS", QStringLiteral("report:zürich").toUtf8() }), QByteArray("1"));
+    QCOMPARE(m_redis.command({"EXISTS", QStringLiteral("report:zürich").toUtf8()}), QByteArray("1"));
 }
 
 void tst_ApiServer::missesOverlap()
@@ -345,7 +345,7 @@ void tst_ApiServer::oneRoundTripForCachedGet()
 {
     const HeaderList me = from("198.51.100.70");
     QCOMPARE(m_http->get(QStringLiteral("/reports/rtt"), me).status, 200);
-    QCOMPARE(m_redis.command({ "CONFIG", "RESETSTAT" }), QByteArray("OK"));
+    QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
     const auto before = m_service->redis().stats();
     const HttpResult hit = m_http->get(QStringLiteral("/reports/rtt"), me);
     QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
@@ -362,8 +362,8 @@ void tst_ApiServer::oneRoundTripForCachedGet()
 
 void tst_ApiServer::pipelinedAnswersComeInOrder()
 {
-    const QByteArray bytes = TestHttp::getRequest(QStringLiteral("/reports/slowfirst"),
-                                 { { "X-Forwarded-For", "198.51.100.80" } })
+    const QByteArray bytes
+        = TestHttp::getRequest(QStringLiteral("/reports/slowfirst"), {{"X-Forwarded-For", "198.51.100.80"}})
         + TestHttp::getRequest(QStringLiteral("/livez"))
         + TestHttp::getRequest(QStringLiteral("/reports/bad%20region"));
     const QList<HttpResult> answers = m_http->rawOnOneConnection(bytes, 3);
@@ -381,15 +381,15 @@ void tst_ApiServer::clientLeavesDuringMiss()
         QTcpSocket socket;
         socket.connectToHost(QStringLiteral("127.0.0.1"), m_service->port());
         QVERIFY(socket.waitForConnected(2000));
-        socket.write(TestHttp::getRequest(
-            QStringLiteral("/reports/leaver"), { { "X-Forwarded-For", "198.51.100.90" } }));
+        socket.write(
+            TestHttp::getRequest(QStringLiteral("/reports/leaver"), {{"X-Forwarded-For", "198.51.100.90"}}));
         QVERIFY(socket.waitForBytesWritten(2000));
         QTest::qWait(50);
         socket.abort();
     }
     QTRY_COMPARE(m_service->api().inFlight(), 0);
     // The computation finished and was cached for the next reader; the server is fine.
-    QCOMPARE(m_redis.command({ "EXISTS", "report:leaver" }), QByteArray("1"));
+    QCOMPARE(m_redis.command({"EXISTS", "report:leaver"}), QByteArray("1"));
     const HttpResult r = m_http->get(QStringLiteral("/reports/leaver"), from("198.51.100.91"));
     QCOMPARE(r.status, 200);
     QCOMPARE(r.header("x-cache"), QByteArray("HIT"));

@@ -23,7 +23,7 @@ void tst_ClientIdentity::client_data()
     QTest::addColumn<QString>("expected");
 
     const QStringList none;
-    const QStringList proxies { QStringLiteral("10.0.0.0/8"), QStringLiteral("127.0.0.1") };
+    const QStringList proxies{QStringLiteral("10.0.0.0/8"), QStringLiteral("127.0.0.1")};
     QTest::newRow("no header") << none << "192.0.2.7" << QByteArray() << "192.0.2.7";
     QTest::newRow("untrusted peer: header ignored")
         << none << "192.0.2.7" << QByteArray("198.51.100.1") << "192.0.2.7";

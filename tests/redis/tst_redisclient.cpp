@@ -74,12 +74,12 @@ void tst_RedisClient::init()
 {
     if (!m_server.isRunning())
         QVERIFY2(m_server.restart(), qPrintable(m_server.errorString()));
-    QCOMPARE(m_server.command({ "FLUSHALL" }), QByteArray("OK"));
+    QCOMPARE(m_server.command({"FLUSHALL"}), QByteArray("OK"));
 }
 
 void tst_RedisClient::cleanup()
 {
-    m_server.command({ "CLIENT", "UNPAUSE" });
+    m_server.command({"CLIENT", "UNPAUSE"});
 }
 
 std::unique_ptr<RedisClient> tst_RedisClient::readyClient(const QString &url, RedisClient::Options options)
@@ -102,7 +102,7 @@ void tst_RedisClient::replyTypes()
 
     QVERIFY(await(client->get("missing")).isNil());
 
-    const RedisReply incr = await(client->command({ "INCRBY", "n", "41" }));
+    const RedisReply incr = await(client->command({"INCRBY", "n", "41"}));
     QVERIFY(incr.isInteger());
     QCOMPARE(incr.toInteger(), 41);
 
@@ -110,21 +110,21 @@ void tst_RedisClient::replyTypes()
     QVERIFY(text.isString());
     QCOMPARE(text.bytes(), QByteArray("41"));
 
-    await(client->command({ "RPUSH", "list", "a", "b" }));
-    const RedisReply list = await(client->command({ "LRANGE", "list", "0", "-1" }));
+    await(client->command({"RPUSH", "list", "a", "b"}));
+    const RedisReply list = await(client->command({"LRANGE", "list", "0", "-1"}));
     QVERIFY(list.isArray());
     QCOMPARE(list.elements().size(), 2u);
     QCOMPARE(list.elements().at(1).bytes(), QByteArray("b"));
 
-    const RedisReply nested = await(client->command({ "EVAL", "return {1, {'x', false}, 'y'}", "0" }));
+    const RedisReply nested = await(client->command({"EVAL", "return {1, {'x', false}, 'y'}", "0"}));
     QCOMPARE(nested.toDebugString(), QStringLiteral("[(integer) 1, [\"x\", (nil)], \"y\"]"));
 
-    const RedisReply wrongType = await(client->command({ "INCR", "list" }));
+    const RedisReply wrongType = await(client->command({"INCR", "list"}));
     QVERIFY(wrongType.isError());
     QVERIFY(!wrongType.isOk());
     QVERIFY(wrongType.bytes().startsWith("WRONGTYPE"));
 
-    const RedisReply unknown = await(client->command({ "NOSUCHCOMMAND" }));
+    const RedisReply unknown = await(client->command({"NOSUCHCOMMAND"}));
     QVERIFY(unknown.isError());
     QVERIFY(await(client->command({})).isError());
 }
@@ -137,7 +137,7 @@ void tst_RedisClient::binarySafeKeysAndValues()
     const QByteArray value("\0\x01\xff value\r\n$-1\r\n%d", 18);
     QCOMPARE(await(client->set(key, value)).bytes(), QByteArray("OK"));
     QCOMPARE(await(client->get(key)).bytes(), value);
-    QCOMPARE(m_server.command({ "STRLEN", key }), QByteArray::number(value.size()));
+    QCOMPARE(m_server.command({"STRLEN", key}), QByteArray::number(value.size()));
     const RedisReply empty = await(client->set("empty", QByteArray()));
     QVERIFY(empty.isOk());
     const RedisReply read = await(client->get("empty"));
@@ -173,7 +173,7 @@ void tst_RedisClient::setOptions()
     QVERIFY(await(client->set("nx", "second", 0ms, Cond::IfAbsent)).isNil());
     QCOMPARE(await(client->get("nx")).bytes(), QByteArray("first"));
     QVERIFY(await(client->set("xx", "v", 0ms, Cond::IfPresent)).isNil());
-    QCOMPARE(await(client->del({ "nx", "xx", "ex" })).toInteger(), 2);
+    QCOMPARE(await(client->del({"nx", "xx", "ex"})).toInteger(), 2);
 
     const RedisReply time = await(client->time());
     QCOMPARE(time.elements().size(), 2u);
@@ -192,7 +192,7 @@ void tst_RedisClient::backToBackCommandsCompleteInOrder()
     std::vector<RedisPendingReply> pending;
     pending.reserve(Count);
     for (int i = 0; i < Count; ++i)
-        pending.push_back(client->command({ "INCR", "counter" }));
+        pending.push_back(client->command({"INCR", "counter"}));
     for (int i = 0; i < Count; ++i) {
         const RedisReply reply = QCoro::waitFor(pending[size_t(i)]);
         QVERIFY2(reply.isInteger(), qPrintable(reply.toDebugString()));
@@ -213,7 +213,7 @@ void tst_RedisClient::commandsBeforeReadyQueueBehindTheConnection()
     QCOMPARE(client.state(), RedisClient::State::Connecting);
     RedisPendingReply early = client.set("early", "yes");
     QVERIFY(QCoro::waitFor(early).isOk());
-    QCOMPARE(m_server.command({ "GET", "early" }), QByteArray("yes"));
+    QCOMPARE(m_server.command({"GET", "early"}), QByteArray("yes"));
     QVERIFY(client.isReady());
 }
 
@@ -223,7 +223,7 @@ void tst_RedisClient::commandTimeout()
     options.commandTimeout = 200ms;
     auto client = readyClient(m_server.url(), options);
     QVERIFY(client);
-    QCOMPARE(m_server.command({ "CLIENT", "PAUSE", "1500", "ALL" }), QByteArray("OK"));
+    QCOMPARE(m_server.command({"CLIENT", "PAUSE", "1500", "ALL"}), QByteArray("OK"));
     QElapsedTimer timer;
     timer.start();
     const RedisReply reply = await(client->get("k"));
@@ -234,7 +234,7 @@ void tst_RedisClient::commandTimeout()
     QCOMPARE(client->stats().timeouts, 1u);
     // The stuck connection is reset, and the client works again once the pause ends.
     QTRY_VERIFY_WITH_TIMEOUT(client->stats().resets >= 1, 2000);
-    QCOMPARE(m_server.command({ "CLIENT", "UNPAUSE" }), QByteArray("OK"));
+    QCOMPARE(m_server.command({"CLIENT", "UNPAUSE"}), QByteArray("OK"));
     QVERIFY(QCoro::waitFor(client->waitForReady(3s)));
     QVERIFY(await(client->set("k", "v")).isOk());
     QCOMPARE(await(client->get("k")).bytes(), QByteArray("v"));
@@ -246,7 +246,7 @@ void tst_RedisClient::serverKilledFailsPendingCommandsPromptly()
     QVERIFY(client);
     QSignalSpy states(client.get(), &RedisClient::stateChanged);
     // Keep the server busy so that the commands are still pending when it dies.
-    m_server.command({ "CLIENT", "PAUSE", "5000", "ALL" });
+    m_server.command({"CLIENT", "PAUSE", "5000", "ALL"});
     RedisPendingReply first = client->get("a");
     RedisPendingReply second = client->get("b");
     QTest::qWait(50);
@@ -282,7 +282,7 @@ void tst_RedisClient::reconnectsAfterRestart()
     // Backoff is capped at 2 s.
     QVERIFY2(timer.elapsed() < 2500, qPrintable(QString::number(timer.elapsed())));
     QVERIFY(await(client->set("after", "restart")).isOk());
-    QCOMPARE(m_server.command({ "GET", "after" }), QByteArray("restart"));
+    QCOMPARE(m_server.command({"GET", "after"}), QByteArray("restart"));
     QCOMPARE(states.first().at(0).value<RedisClient::State>(), RedisClient::State::Reconnecting);
     QCOMPARE(states.last().at(0).value<RedisClient::State>(), RedisClient::State::Ready);
     QCOMPARE(client->stats().connects, 2u);
@@ -319,17 +319,17 @@ void tst_RedisClient::scriptReloadedAfterFlush()
     const RedisReply loaded = await(client->scriptLoad(script.source()));
     QCOMPARE(loaded.bytes(), script.sha1());
 
-    RedisReply first = QCoro::waitFor(client->evalScript(script, { "s" }, { "arg" }));
+    RedisReply first = QCoro::waitFor(client->evalScript(script, {"s"}, {"arg"}));
     QCOMPARE(first.toDebugString(), QStringLiteral("[\"s\", \"arg\", (integer) 1]"));
     const qint64 evalBefore = m_server.commandCalls("eval");
 
-    QCOMPARE(m_server.command({ "SCRIPT", "FLUSH" }), QByteArray("OK"));
-    QCOMPARE(await(client->evalsha(script.sha1(), { "s" }, { "x" })).bytes().left(8), QByteArray("NOSCRIPT"));
-    RedisReply second = QCoro::waitFor(client->evalScript(script, { "s" }, { "arg" }));
+    QCOMPARE(m_server.command({"SCRIPT", "FLUSH"}), QByteArray("OK"));
+    QCOMPARE(await(client->evalsha(script.sha1(), {"s"}, {"x"})).bytes().left(8), QByteArray("NOSCRIPT"));
+    RedisReply second = QCoro::waitFor(client->evalScript(script, {"s"}, {"arg"}));
     QCOMPARE(second.toDebugString(), QStringLiteral("[\"s\", \"arg\", (integer) 2]"));
     QCOMPARE(m_server.commandCalls("eval"), evalBefore + 1);
     // EVAL cached it again: the next call is a plain EVALSHA.
-    RedisReply third = QCoro::waitFor(client->evalScript(script, { "s" }, { "arg" }));
+    RedisReply third = QCoro::waitFor(client->evalScript(script, {"s"}, {"arg"}));
     QCOMPARE(third.elements().at(2).toInteger(), 3);
     QCOMPARE(m_server.commandCalls("eval"), evalBefore + 1);
 }
@@ -337,14 +337,14 @@ void tst_RedisClient::scriptReloadedAfterFlush()
 void tst_RedisClient::passwordAuth()
 {
     TestRedisServer secured;
-    QVERIFY2(secured.start({ QStringLiteral("--requirepass"), QStringLiteral("pa ss:w@rd") }),
+    QVERIFY2(secured.start({QStringLiteral("--requirepass"), QStringLiteral("pa ss:w@rd")}),
         qPrintable(secured.errorString()));
     secured.setPassword(QStringLiteral("pa ss:w@rd"));
     const QString url = QStringLiteral("redis://:pa%20ss%3Aw%40rd@127.0.0.1:%1").arg(secured.port());
     auto client = readyClient(url);
     QVERIFY(client);
     QVERIFY(await(client->set("k", "v")).isOk());
-    QCOMPARE(secured.command({ "GET", "k" }), QByteArray("v"));
+    QCOMPARE(secured.command({"GET", "k"}), QByteArray("v"));
     // After a restart the client authenticates again by itself.
     secured.kill();
     QTRY_COMPARE(client->state(), RedisClient::State::Reconnecting);
@@ -355,18 +355,18 @@ void tst_RedisClient::passwordAuth()
 
 void tst_RedisClient::aclUserAuth()
 {
-    QCOMPARE(m_server.command({ "ACL", "SETUSER", "alice", "on", ">wonderland", "~*", "+@all" }),
-        QByteArray("OK"));
+    QCOMPARE(
+        m_server.command({"ACL", "SETUSER", "alice", "on", ">wonderland", "~*", "+@all"}), QByteArray("OK"));
     auto client = readyClient(QStringLiteral("redis://alice:wonderland@127.0.0.1:%1").arg(m_server.port()));
     QVERIFY(client);
-    QCOMPARE(await(client->command({ "ACL", "WHOAMI" })).bytes(), QByteArray("alice"));
-    m_server.command({ "ACL", "DELUSER", "alice" });
+    QCOMPARE(await(client->command({"ACL", "WHOAMI"})).bytes(), QByteArray("alice"));
+    m_server.command({"ACL", "DELUSER", "alice"});
 }
 
 void tst_RedisClient::wrongPasswordIsReported()
 {
     TestRedisServer secured;
-    QVERIFY2(secured.start({ QStringLiteral("--requirepass"), QStringLiteral("right") }),
+    QVERIFY2(secured.start({QStringLiteral("--requirepass"), QStringLiteral("right")}),
         qPrintable(secured.errorString()));
     RedisClient client(urlOf(QStringLiteral("redis://:wrong@127.0.0.1:%1").arg(secured.port())));
     QSignalSpy errors(&client, &RedisClient::errorOccurred);
@@ -383,7 +383,7 @@ void tst_RedisClient::selectDatabase()
     auto client = readyClient(m_server.url() + QStringLiteral("/2"));
     QVERIFY(client);
     QVERIFY(await(client->set("in-db-2", "x")).isOk());
-    QCOMPARE(m_server.command({ "EXISTS", "in-db-2" }), QByteArray("0"));
+    QCOMPARE(m_server.command({"EXISTS", "in-db-2"}), QByteArray("0"));
     QVERIFY(m_server.info("keyspace", "db2").startsWith("keys=1"));
 }
 
@@ -399,7 +399,7 @@ void tst_RedisClient::closeCompletesPendingCommands()
 {
     auto client = readyClient(m_server.url());
     QVERIFY(client);
-    m_server.command({ "CLIENT", "PAUSE", "2000", "ALL" });
+    m_server.command({"CLIENT", "PAUSE", "2000", "ALL"});
     RedisPendingReply pending = client->get("x");
     QTest::qWait(20);
     client->close();
@@ -413,7 +413,7 @@ void tst_RedisClient::destructorCompletesPendingCommands()
 {
     auto client = readyClient(m_server.url());
     QVERIFY(client);
-    m_server.command({ "CLIENT", "PAUSE", "2000", "ALL" });
+    m_server.command({"CLIENT", "PAUSE", "2000", "ALL"});
     RedisPendingReply pending = client->get("x");
     QTest::qWait(20);
     client.reset();

@@ -50,18 +50,18 @@ void tst_Headless::listensServesAndStops_data()
 void tst_Headless::listensServesAndStops()
 {
     QFETCH(int, signalNumber);
-    QCOMPARE(m_redis.command({ "FLUSHALL" }), QByteArray("OK"));
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
     QProcess process;
     process.start(QStringLiteral(CACHEDASH_BINARY),
-        { QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
-            QStringLiteral("--redis-url"), m_redis.url() });
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+            QStringLiteral("--redis-url"), m_redis.url()});
     QVERIFY(process.waitForStarted());
     QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
     const QString line = QString::fromUtf8(process.readLine()).trimmed();
     const QRegularExpressionMatch match
         = QRegularExpression(QStringLiteral("^Listening on http://127\\.0\\.0\\.1:(\\d+)$")).match(line);
     QVERIFY2(match.hasMatch(), qPrintable(line));
-    TestHttp http { QUrl(QStringLiteral("http://127.0.0.1:%1").arg(match.captured(1))) };
+    TestHttp http{QUrl(QStringLiteral("http://127.0.0.1:%1").arg(match.captured(1)))};
     QCOMPARE(http.get(QStringLiteral("/healthz")).status, 200);
     QCOMPARE(http.get(QStringLiteral("/reports/cli")).status, 200);
 
@@ -78,13 +78,13 @@ void tst_Headless::privateRedisStopsWithUs()
 {
     QProcess process;
     process.start(QStringLiteral(CACHEDASH_BINARY),
-        { QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
-            QStringLiteral("--private-redis") });
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+            QStringLiteral("--private-redis")});
     QVERIFY(process.waitForStarted());
     QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
     const QString listening = QString::fromUtf8(process.readLine()).trimmed();
     const QString base = listening.section(u' ', 2);
-    TestHttp http { QUrl(base) };
+    TestHttp http{QUrl(base)};
     QCOMPARE(http.get(QStringLiteral("/reports/private")).status, 200);
     const QString log = QString::fromUtf8(process.readAllStandardError());
     const QRegularExpressionMatch match = QRegularExpression(
@@ -116,8 +116,8 @@ void tst_Headless::portInUse()
     QElapsedTimer timer;
     timer.start();
     process.start(QStringLiteral(CACHEDASH_BINARY),
-        { QStringLiteral("--headless"), QStringLiteral("--port"), QString::number(taken.serverPort()),
-            QStringLiteral("--redis-url"), m_redis.url() });
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QString::number(taken.serverPort()),
+            QStringLiteral("--redis-url"), m_redis.url()});
     QVERIFY(process.waitForFinished(3000));
     QVERIFY(process.exitCode() != 0);
     const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
@@ -137,8 +137,8 @@ void tst_Headless::explicitRedisUnreachable()
     QElapsedTimer timer;
     timer.start();
     process.start(QStringLiteral(CACHEDASH_BINARY),
-        { QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
-            QStringLiteral("--redis-url"), url });
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+            QStringLiteral("--redis-url"), url});
     QVERIFY(process.waitForFinished(5000));
     QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
     QCOMPARE(process.exitCode(), 1);
@@ -153,22 +153,20 @@ void tst_Headless::invalidOptions_data()
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("mentions");
     QTest::newRow("port not a number")
-        << QStringList { QStringLiteral("--port"), QStringLiteral("http") } << "--port";
-    QTest::newRow("port too big") << QStringList { QStringLiteral("--port"), QStringLiteral("70000") }
+        << QStringList{QStringLiteral("--port"), QStringLiteral("http")} << "--port";
+    QTest::newRow("port too big") << QStringList{QStringLiteral("--port"), QStringLiteral("70000")}
                                   << "--port";
-    QTest::newRow("bad redis url") << QStringList { QStringLiteral("--redis-url"),
-        QStringLiteral("http://x") }
+    QTest::newRow("bad redis url") << QStringList{QStringLiteral("--redis-url"), QStringLiteral("http://x")}
                                    << "unsupported scheme";
-    QTest::newRow("rate limit zero") << QStringList { QStringLiteral("--rate-limit"), QStringLiteral("0") }
+    QTest::newRow("rate limit zero") << QStringList{QStringLiteral("--rate-limit"), QStringLiteral("0")}
                                      << "--rate-limit";
-    QTest::newRow("negative delay") << QStringList { QStringLiteral("--report-delay-ms"),
-        QStringLiteral("-5") } << "--report-delay-ms";
-    QTest::newRow("bad policy") << QStringList { QStringLiteral("--rate-limit-on-error"),
-        QStringLiteral("maybe") }
-                                << "allow or deny";
-    QTest::newRow("bad bind") << QStringList { QStringLiteral("--bind"), QStringLiteral("example.com") }
+    QTest::newRow("negative delay") << QStringList{QStringLiteral("--report-delay-ms"), QStringLiteral("-5")}
+                                    << "--report-delay-ms";
+    QTest::newRow("bad policy") << QStringList{QStringLiteral("--rate-limit-on-error"),
+        QStringLiteral("maybe")} << "allow or deny";
+    QTest::newRow("bad bind") << QStringList{QStringLiteral("--bind"), QStringLiteral("example.com")}
                               << "--bind";
-    QTest::newRow("unknown option") << QStringList { QStringLiteral("--frobnicate") } << "frobnicate";
+    QTest::newRow("unknown option") << QStringList{QStringLiteral("--frobnicate")} << "frobnicate";
 }
 
 void tst_Headless::invalidOptions()
@@ -176,7 +174,7 @@ void tst_Headless::invalidOptions()
     QFETCH(QStringList, args);
     QFETCH(QString, mentions);
     QProcess process;
-    process.start(QStringLiteral(CACHEDASH_BINARY), QStringList { QStringLiteral("--headless") } + args);
+    process.start(QStringLiteral(CACHEDASH_BINARY), QStringList{QStringLiteral("--headless")} + args);
     QVERIFY(process.waitForFinished(3000));
     QCOMPARE(process.exitCode(), 2);
     const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
@@ -188,15 +186,15 @@ void tst_Headless::invalidOptions()
 void tst_Headless::helpAndVersion()
 {
     QProcess help;
-    help.start(QStringLiteral(CACHEDASH_BINARY), { QStringLiteral("--help") });
+    help.start(QStringLiteral(CACHEDASH_BINARY), {QStringLiteral("--help")});
     QVERIFY(help.waitForFinished(3000));
     QCOMPARE(help.exitCode(), 0);
     const QByteArray text = help.readAllStandardOutput();
-    for (const char *option : { "--headless", "--port", "--redis-url", "--report-delay-ms", "--cache-ttl",
-             "--rate-limit", "--rate-window", "--trusted-proxy" })
+    for (const char *option : {"--headless", "--port", "--redis-url", "--report-delay-ms", "--cache-ttl",
+             "--rate-limit", "--rate-window", "--trusted-proxy"})
         QVERIFY2(text.contains(option), option);
     QProcess version;
-    version.start(QStringLiteral(CACHEDASH_BINARY), { QStringLiteral("--version") });
+    version.start(QStringLiteral(CACHEDASH_BINARY), {QStringLiteral("--version")});
     QVERIFY(version.waitForFinished(3000));
     QVERIFY(version.readAllStandardOutput().startsWith("cachedash "));
 }

@@ -125,7 +125,7 @@ QList<HttpResult> TestHttp::concurrentRaw(const QList<QByteArray> &requests, int
     QList<HttpResult> results;
     for (size_t i = 0; i < sockets.size(); ++i) {
         const QList<HttpResult> parsed = parseResponses(received[i]);
-        results.append(parsed.isEmpty() ? HttpResult {} : parsed.first());
+        results.append(parsed.isEmpty() ? HttpResult{} : parsed.first());
     }
     return results;
 }

@@ -91,12 +91,12 @@ bool TestRedisServer::launch()
     m_process->setWorkingDirectory(m_dir->path());
     // If the test process dies, so does its server: no orphan keeps the port.
     m_process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-    QStringList args { QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+    QStringList args{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
         QStringLiteral("127.0.0.1"), QStringLiteral("--unixsocket"), socketPath(),
         QStringLiteral("--unixsocketperm"), QStringLiteral("700"), QStringLiteral("--save"), QString(),
         QStringLiteral("--appendonly"), QStringLiteral("no"), QStringLiteral("--dir"), m_dir->path(),
         QStringLiteral("--daemonize"), QStringLiteral("no"), QStringLiteral("--enable-debug-command"),
-        QStringLiteral("yes"), QStringLiteral("--loglevel"), QStringLiteral("warning") };
+        QStringLiteral("yes"), QStringLiteral("--loglevel"), QStringLiteral("warning")};
     args += m_extraArgs;
     m_process->start(serverBinary(), args);
     if (!m_process->waitForStarted(5000)) {
@@ -120,7 +120,7 @@ bool TestRedisServer::waitUntilAnswering(int timeoutMs)
     while (!deadline.hasExpired()) {
         if (!m_process || m_process->state() != QProcess::Running)
             return false;
-        const QByteArray pong = command({ QByteArrayLiteral("PING") });
+        const QByteArray pong = command({QByteArrayLiteral("PING")});
         // A password-protected server answers NOAUTH before the test has set the password.
         if (pong == "PONG" || pong.startsWith("(error) NOAUTH"))
             return true;
@@ -176,7 +176,7 @@ qint64 TestRedisServer::pid() const
 
 QByteArray TestRedisServer::command(const QByteArrayList &args) const
 {
-    const timeval timeout { 5, 0 };
+    const timeval timeout{5, 0};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", m_port, timeout);
     if (!c || c->err) {
         const QByteArray why = c ? QByteArray(c->errstr) : QByteArrayLiteral("out of memory");
@@ -202,7 +202,7 @@ QByteArray TestRedisServer::command(const QByteArrayList &args) const
     };
     QByteArray out;
     if (!m_password.isEmpty())
-        out = run({ QByteArrayLiteral("AUTH"), m_password.toUtf8() });
+        out = run({QByteArrayLiteral("AUTH"), m_password.toUtf8()});
     if (!out.startsWith("(error)") && !out.startsWith("(failure)"))
         out = run(args);
     redisFree(c);
@@ -211,7 +211,7 @@ QByteArray TestRedisServer::command(const QByteArrayList &args) const
 
 QByteArray TestRedisServer::info(const QByteArray &section, const QByteArray &field) const
 {
-    const QByteArray text = command({ QByteArrayLiteral("INFO"), section });
+    const QByteArray text = command({QByteArrayLiteral("INFO"), section});
     for (const QByteArray &line : text.split('\n')) {
         if (line.startsWith(QByteArray(field + ':')))
             return line.mid(field.size() + 1).trimmed();
