@@ -1,30 +1,105 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "mainwindow.h"
 #include "service.h"
+#include "servicehost.h"
 #include "serviceoptions.h"
 #include "unixsignalwatcher.h"
 
+#include <QApplication>
 #include <QCommandLineParser>
-#include <QCoreApplication>
 #include <QLoggingCategory>
+#include <QMessageBox>
 #include <QTextStream>
 
 #include <qcoro/qcorotask.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
 using namespace Cachedash;
 
+namespace {
+
+bool hasDisplay()
+{
+    return qEnvironmentVariableIsSet("DISPLAY") || qEnvironmentVariableIsSet("WAYLAND_DISPLAY")
+        || qEnvironmentVariableIsSet("QT_QPA_PLATFORM");
+}
+
+bool wantsWindow(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        for (const char *textOnly : {"--headless", "--help", "-h", "--help-all", "--version", "-v"}) {
+            if (std::strcmp(argv[i], textOnly) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+void printListening(const QString &baseUrl)
+{
+    std::fprintf(stdout, "Listening on %s\n", qPrintable(baseUrl));
+    std::fflush(stdout);
+}
+
+int runHeadless(const ServiceOptions &options)
+{
+    Service service(options);
+    if (!QCoro::waitFor(service.start())) {
+        QTextStream(stderr) << "cachedash: " << service.errorString() << '\n';
+        return 1;
+    }
+    UnixSignalWatcher signalWatcher;
+    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, qApp, [&service](int number) {
+        qInfo("received signal %d, stopping", number);
+        service.shutdown();
+        QCoreApplication::quit();
+    });
+    printListening(service.baseUrl());
+    return QCoreApplication::exec();
+}
+
+int runWindow(const ServiceOptions &options)
+{
+    ServiceHost host(options);
+    QString error;
+    if (!host.start(&error)) {
+        QTextStream(stderr) << "cachedash: " << error << '\n';
+        QMessageBox::critical(nullptr, QStringLiteral("Cachedash"), error);
+        return 1;
+    }
+    MainWindow window(host);
+    window.show();
+    UnixSignalWatcher signalWatcher;
+    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, &window,
+        [&window](int) { window.close(); });
+    printListening(host.baseUrl());
+    const int code = QApplication::exec();
+    host.stop();
+    return code;
+}
+
+} // namespace
+
 int main(int argc, char *argv[])
 {
-    QCoreApplication app(argc, argv);
+    bool window = wantsWindow(argc, argv);
+    const bool noDisplay = window && !hasDisplay();
+    window = window && !noDisplay;
+    std::unique_ptr<QCoreApplication> app = window ? std::make_unique<QApplication>(argc, argv)
+                                                   : std::make_unique<QCoreApplication>(argc, argv);
+    QCoreApplication::setOrganizationName(QStringLiteral("cachedash"));
     QCoreApplication::setApplicationName(QStringLiteral("cachedash"));
     QCoreApplication::setApplicationVersion(QStringLiteral(CACHEDASH_VERSION));
     qSetMessagePattern(
         QStringLiteral("%{time yyyy-MM-ddTHH:mm:ss.zzz} %{if-category}%{category}: %{endif}%{message}"));
 
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("Cache-aside and sliding-window rate limiting over Redis, served over HTTP."));
+    parser.setApplicationDescription(QStringLiteral(
+        "A dashboard and HTTP service for cache-aside and sliding-window rate limiting over Redis.\n"
+        "With a display it opens the window; with --headless (or no display) it only serves."));
     parser.addHelpOption();
     parser.addVersionOption();
     ServiceOptions::addTo(parser);
@@ -44,21 +119,10 @@ int main(int argc, char *argv[])
         err << "cachedash: " << error << '\n';
         return 2;
     }
-    // The window is not there yet: the service always runs headless.
-    options->headless = true;
-
-    Service service(*options);
-    if (!QCoro::waitFor(service.start())) {
-        err << "cachedash: " << service.errorString() << '\n';
-        return 1;
+    if (noDisplay) {
+        err << "cachedash: no display (DISPLAY and WAYLAND_DISPLAY are unset), so running headless\n";
+        err.flush();
     }
-    UnixSignalWatcher signalWatcher;
-    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, &app, [&service](int number) {
-        qInfo("received signal %d, stopping", number);
-        service.shutdown();
-        QCoreApplication::quit();
-    });
-    std::fprintf(stdout, "Listening on %s\n", qPrintable(service.baseUrl()));
-    std::fflush(stdout);
-    return QCoreApplication::exec();
+    options->headless = !window;
+    return window ? runWindow(*options) : runHeadless(*options);
 }

@@ -137,6 +137,16 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     }
     context.sequence = it->nextSequence++;
     ++m_inFlight;
+    static const QMetaMethod startedSignal = QMetaMethod::fromSignal(&ApiServer::requestStarted);
+    if (isSignalConnected(startedSignal)) {
+        RequestRecord record;
+        record.id = context.id;
+        record.startedMsSinceEpoch = context.startedMs;
+        record.client = context.client;
+        record.method = context.methodName;
+        record.path = displayPath(context.rawPath);
+        Q_EMIT requestStarted(record);
+    }
     dispatch(std::move(context));
     return true;
 }

@@ -60,6 +60,8 @@ public:
     void stopListening();
 
 Q_SIGNALS:
+    // Emitted when a request has been read (status 0), for observers that show work in progress.
+    void requestStarted(const Cachedash::RequestRecord &record);
     // Emitted after the answer is written (or dropped because the client left).
     void requestFinished(const Cachedash::RequestRecord &record);
 

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QByteArray>
+#include <QList>
+#include <QMetaType>
+#include <QString>
+
+namespace Cachedash {
+
+// What Redis holds right now for the region and client the window watches, read in one round trip.
+struct DashboardSnapshot
+{
+    bool redisAnswered = false;
+    QString redisState; // up, connecting, reconnecting, down
+    QString region;
+    QByteArray reportKey;
+    qint64 reportPttlMs = -2; // -2: no such key
+    qint64 freshTtlSeconds = 30; // the configured TTL, for the bar's scale
+    QString limiterClient;
+    QByteArray limiterKey;
+    QList<qint64> limiterEntries; // admission times (ms, Redis clock), oldest first
+    qint64 redisNowMs = 0;
+    int limit = 5;
+    qint64 windowMs = 10000;
+    quint64 computations = 0;
+    int computing = 0;
+};
+
+} // namespace Cachedash
+
+Q_DECLARE_METATYPE(Cachedash::DashboardSnapshot)

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "requestlogmodel.h"
+
+#include <QDateTime>
+#include <QHash>
+
+namespace Cachedash {
+
+RequestLogModel::RequestLogModel(int capacity, QObject *parent)
+    : QAbstractTableModel(parent)
+    , m_capacity(std::max(capacity, 1))
+{ }
+
+int RequestLogModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : int(m_rows.size());
+}
+
+int RequestLogModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+int RequestLogModel::rowOf(quint64 id) const
+{
+    // Ids grow with time and rows are newest first, so the search is short for recent requests.
+    for (size_t i = 0; i < m_rows.size() && i < 2000; ++i) {
+        if (m_rows[i].record.id == id)
+            return int(i);
+        if (m_rows[i].record.id < id)
+            break;
+    }
+    return -1;
+}
+
+void RequestLogModel::apply(const QList<RequestFeed::Event> &events)
+{
+    std::vector<Row> fresh; // oldest first
+    QHash<quint64, size_t> freshIndex;
+    for (const RequestFeed::Event &event : events) {
+        if (event.finished) {
+            if (const auto it = freshIndex.constFind(event.record.id); it != freshIndex.cend()) {
+                fresh[*it] = Row{event.record, true};
+                continue;
+            }
+            const int row = rowOf(event.record.id);
+            if (row >= 0) {
+                m_rows[size_t(row)] = Row{event.record, true};
+                Q_EMIT dataChanged(index(row, 0), index(row, ColumnCount - 1));
+                continue;
+            }
+        }
+        freshIndex.insert(event.record.id, fresh.size());
+        fresh.push_back(Row{event.record, event.finished});
+    }
+    if (!fresh.empty())
+        insertRows(std::move(fresh));
+}
+
+void RequestLogModel::insertRows(std::vector<Row> rows)
+{
+    // Only the newest `capacity` of the batch can ever be shown.
+    if (rows.size() > size_t(m_capacity))
+        rows.erase(rows.begin(), rows.end() - m_capacity);
+    const int incoming = int(rows.size());
+    const int overflow = int(m_rows.size()) + incoming - m_capacity;
+    if (overflow > 0) {
+        const int first = int(m_rows.size()) - overflow;
+        beginRemoveRows({}, first, int(m_rows.size()) - 1);
+        m_rows.erase(m_rows.end() - overflow, m_rows.end());
+        endRemoveRows();
+    }
+    beginInsertRows({}, 0, incoming - 1);
+    for (Row &row : rows)
+        m_rows.push_front(std::move(row)); // the batch is oldest first, so the newest ends on top
+    endInsertRows();
+}
+
+void RequestLogModel::clear()
+{
+    beginResetModel();
+    m_rows.clear();
+    endResetModel();
+}
+
+QVariant RequestLogModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= int(m_rows.size()))
+        return {};
+    const Row &row = m_rows[size_t(index.row())];
+    const RequestRecord &r = row.record;
+    switch (role) {
+    case OutcomeRole: return row.finished ? r.outcome : QByteArrayLiteral("WORKING");
+    case LatencyRole: return r.latencyMs;
+    case RecordIdRole: return r.id;
+    case Qt::TextAlignmentRole:
+        if (index.column() == Status || index.column() == Latency || index.column() == RetryAfter)
+            return int(Qt::AlignRight | Qt::AlignVCenter);
+        return {};
+    case Qt::DisplayRole: break;
+    default: return {};
+    }
+    switch (index.column()) {
+    case Time:
+        return QDateTime::fromMSecsSinceEpoch(r.startedMsSinceEpoch).toString(QStringLiteral("HH:mm:ss.zzz"));
+    case Client: return r.client;
+    case Method: return QString::fromLatin1(r.method);
+    case Path: return r.path;
+    case Status: return row.finished ? QVariant(r.status) : QVariant(QStringLiteral("…"));
+    case Outcome: return row.finished ? QString::fromLatin1(r.outcome) : QStringLiteral("computing…");
+    case Latency:
+        return row.finished ? QStringLiteral("%1 ms").arg(r.latencyMs, 0, 'f', r.latencyMs < 10 ? 2 : 1)
+                            : QString();
+    case RetryAfter:
+        return r.retryAfterSeconds > 0 ? QStringLiteral("%1 s").arg(r.retryAfterSeconds) : QString();
+    }
+    return {};
+}
+
+QVariant RequestLogModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case Time: return tr("Time");
+    case Client: return tr("Client");
+    case Method: return tr("Method");
+    case Path: return tr("Path");
+    case Status: return tr("Status");
+    case Outcome: return tr("Outcome");
+    case Latency: return tr("Latency");
+    case RetryAfter: return tr("Retry-After");
+    }
+    return {};
+}
+
+} // namespace Cachedash

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "servicehost.h"
+
+#include "apiserver.h"
+#include "redisclient.h"
+#include "redisobserver.h"
+#include "redisserverprocess.h"
+#include "service.h"
+
+#include <QEventLoop>
+#include <QTimer>
+
+#include <qcoro/qcorotask.h>
+
+namespace Cachedash {
+
+// Lives on the service thread: creates, starts and stops the Service there.
+class ServiceWorker : public QObject
+{
+    Q_OBJECT
+
+public:
+    ServiceWorker(ServiceOptions options, RequestFeed &feed)
+        : m_options(std::move(options))
+        , m_feed(feed)
+    { }
+
+    void begin() { run(); }
+
+    void end()
+    {
+        if (m_service)
+            m_service->shutdown();
+        m_observer.reset();
+        m_service.reset();
+    }
+
+    RedisObserver *observer() const { return m_observer.get(); }
+    Service *service() const { return m_service.get(); }
+
+Q_SIGNALS:
+    void started(
+        bool ok, const QString &error, const QString &baseUrl, const QString &redisUrl, bool privateRedis);
+    void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);
+
+private:
+    QCoro::Task<> run()
+    {
+        m_service = std::make_unique<Service>(m_options);
+        ApiServer &api = m_service->api();
+        RequestFeed *feed = &m_feed;
+        connect(&api, &ApiServer::requestStarted, this, [feed](const RequestRecord &r) { feed->started(r); });
+        connect(
+            &api, &ApiServer::requestFinished, this, [feed](const RequestRecord &r) { feed->finished(r); });
+        QCoro::Task<bool> starting = m_service->start();
+        const bool ok = co_await starting;
+        if (!ok) {
+            Q_EMIT started(false, m_service->errorString(), QString(), QString(), false);
+            co_return;
+        }
+        m_observer = std::make_unique<RedisObserver>(*m_service);
+        connect(m_observer.get(), &RedisObserver::snapshotReady, this, &ServiceWorker::snapshotReady);
+        Q_EMIT started(true, QString(), m_service->baseUrl(), m_service->redis().url().toDisplayString(),
+            m_service->privateRedis() != nullptr);
+    }
+
+    ServiceOptions m_options;
+    RequestFeed &m_feed;
+    std::unique_ptr<Service> m_service;
+    std::unique_ptr<RedisObserver> m_observer;
+};
+
+ServiceHost::ServiceHost(ServiceOptions options, QObject *parent)
+    : QObject(parent)
+    , m_options(std::move(options))
+{
+    qRegisterMetaType<DashboardSnapshot>();
+    m_thread.setObjectName(QStringLiteral("cachedash-service"));
+}
+
+ServiceHost::~ServiceHost()
+{
+    stop();
+}
+
+bool ServiceHost::start(QString *error)
+{
+    m_worker = new ServiceWorker(m_options, m_feed);
+    m_worker->moveToThread(&m_thread);
+    connect(m_worker, &ServiceWorker::snapshotReady, this, &ServiceHost::snapshotReady);
+    m_thread.start();
+
+    bool ok = false;
+    QEventLoop loop;
+    connect(m_worker, &ServiceWorker::started, &loop,
+        [&](bool success, const QString &message, const QString &baseUrl, const QString &redisUrl,
+            bool privateRedis) {
+            ok = success;
+            if (error)
+                *error = message;
+            m_baseUrl = baseUrl;
+            m_redisUrl = redisUrl;
+            m_privateRedis = privateRedis;
+            loop.quit();
+        });
+    QMetaObject::invokeMethod(m_worker, &ServiceWorker::begin, Qt::QueuedConnection);
+    loop.exec();
+    if (!ok)
+        stop();
+    return ok;
+}
+
+void ServiceHost::stop()
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, &ServiceWorker::end, Qt::BlockingQueuedConnection);
+    m_thread.quit();
+    m_thread.wait();
+    delete std::exchange(m_worker, nullptr);
+}
+
+void ServiceHost::watch(const QString &region, const QString &client)
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, region, client] {
+        if (RedisObserver *observer = worker->observer()) {
+            observer->setClient(client);
+            observer->setRegion(region);
+        }
+    });
+}
+
+void ServiceHost::refreshSnapshot()
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker] {
+        if (RedisObserver *observer = worker->observer())
+            observer->pollSoon();
+    });
+}
+
+void ServiceHost::pauseRedis(int milliseconds)
+{
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(m_worker, [worker = m_worker, milliseconds] {
+        if (Service *service = worker->service())
+            service->redis().command({QByteArrayLiteral("CLIENT"), QByteArrayLiteral("PAUSE"),
+                QByteArray::number(milliseconds), QByteArrayLiteral("ALL")});
+    });
+}
+
+} // namespace Cachedash
+
+#include "servicehost.moc"

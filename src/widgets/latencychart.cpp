@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "latencychart.h"
+
+#include <QChart>
+#include <QChartView>
+#include <QDateTime>
+#include <QDateTimeAxis>
+#include <QLogValueAxis>
+#include <QScatterSeries>
+#include <QVBoxLayout>
+
+namespace Cachedash {
+
+namespace {
+constexpr int MaxPointsPerSeries = 3000;
+constexpr int MaxPointsPerBatch = 200;
+
+QScatterSeries *makeSeries(
+    const QString &name, const QColor &color, QScatterSeries::MarkerShape shape, qreal size)
+{
+    auto *series = new QScatterSeries;
+    series->setName(name);
+    series->setColor(color);
+    series->setBorderColor(color.darker(130));
+    series->setMarkerShape(shape);
+    series->setMarkerSize(size);
+    series->setUseOpenGL(false);
+    return series;
+}
+} // namespace
+
+LatencyChart::LatencyChart(QWidget *parent)
+    : QWidget(parent)
+    , m_chart(new QChart)
+{
+    m_hits = makeSeries(tr("hit"), QColor(0x2e, 0x8b, 0x57), QScatterSeries::MarkerShapeCircle, 7);
+    m_misses = makeSeries(tr("miss"), QColor(0xf0, 0x9a, 0x1a), QScatterSeries::MarkerShapeRectangle, 10);
+    m_limited = makeSeries(tr("429"), QColor(0xd9, 0x48, 0x3b), QScatterSeries::MarkerShapeCircle, 7);
+    m_other = makeSeries(tr("other"), QColor(0x80, 0x60, 0xc0), QScatterSeries::MarkerShapeCircle, 7);
+
+    m_time = new QDateTimeAxis;
+    m_time->setFormat(QStringLiteral("HH:mm:ss"));
+    m_time->setTickCount(5);
+    m_latency = new QLogValueAxis;
+    m_latency->setBase(10);
+    m_latency->setRange(0.1, 10000);
+    m_latency->setLabelFormat(QStringLiteral("%g ms"));
+    m_latency->setMinorTickCount(-1);
+    m_chart->addAxis(m_time, Qt::AlignBottom);
+    m_chart->addAxis(m_latency, Qt::AlignLeft);
+    for (QScatterSeries *s : {m_hits, m_misses, m_limited, m_other}) {
+        m_chart->addSeries(s);
+        s->attachAxis(m_time);
+        s->attachAxis(m_latency);
+    }
+    m_chart->legend()->setAlignment(Qt::AlignBottom);
+    m_chart->setMargins(QMargins(4, 4, 4, 4));
+    m_chart->setBackgroundRoundness(0);
+    m_chart->setAnimationOptions(QChart::NoAnimation);
+    m_chart->setTheme(palette().color(QPalette::Window).lightness() < 128 ? QChart::ChartThemeDark
+                                                                          : QChart::ChartThemeLight);
+    for (QScatterSeries *s : {m_hits, m_misses, m_limited, m_other}) // the theme reset them
+        s->setBorderColor(s->color().darker(130));
+    m_hits->setColor(QColor(0x2e, 0x8b, 0x57));
+    m_misses->setColor(QColor(0xf0, 0x9a, 0x1a));
+    m_limited->setColor(QColor(0xd9, 0x48, 0x3b));
+    m_other->setColor(QColor(0x80, 0x60, 0xc0));
+
+    m_view = new QChartView(m_chart, this);
+    m_view->setRenderHint(QPainter::Antialiasing);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_view);
+    advance(QDateTime::currentMSecsSinceEpoch());
+}
+
+QScatterSeries *LatencyChart::seriesFor(Kind kind) const
+{
+    switch (kind) {
+    case Kind::Hit: return m_hits;
+    case Kind::Miss: return m_misses;
+    case Kind::Limited: return m_limited;
+    case Kind::Other: return m_other;
+    }
+    return m_other;
+}
+
+void LatencyChart::addPoints(const QList<Point> &points)
+{
+    QList<QPointF> batches[4];
+    // Under a flood, keep an even sample of the batch.
+    const qsizetype step = std::max<qsizetype>(1, points.size() / MaxPointsPerBatch);
+    for (qsizetype i = 0; i < points.size(); i += step) {
+        const Point &p = points[i];
+        batches[int(p.kind)].append(QPointF(double(p.msSinceEpoch), std::clamp(p.latencyMs, 0.1, 10000.0)));
+    }
+    for (int k = 0; k < 4; ++k) {
+        if (batches[k].isEmpty())
+            continue;
+        QScatterSeries *series = seriesFor(Kind(k));
+        series->append(batches[k]);
+        const int excess = series->count() - MaxPointsPerSeries;
+        if (excess > 0)
+            series->removePoints(0, excess);
+    }
+}
+
+void LatencyChart::advance(qint64 now)
+{
+    m_time->setRange(QDateTime::fromMSecsSinceEpoch(now - m_spanMs), QDateTime::fromMSecsSinceEpoch(now));
+    const double oldest = double(now - m_spanMs);
+    for (QScatterSeries *series : {m_hits, m_misses, m_limited, m_other}) {
+        int stale = 0;
+        const int n = series->count();
+        while (stale < n && series->at(stale).x() < oldest)
+            ++stale;
+        if (stale > 0)
+            series->removePoints(0, stale);
+    }
+}
+
+int LatencyChart::pointCount() const
+{
+    return m_hits->count() + m_misses->count() + m_limited->count() + m_other->count();
+}
+
+} // namespace Cachedash

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QList>
+#include <QWidget>
+
+class QChart;
+class QChartView;
+class QDateTimeAxis;
+class QLogValueAxis;
+class QScatterSeries;
+
+namespace Cachedash {
+
+// Each request as a point, latency on a logarithmic axis (so a 2 ms hit and a 1500 ms miss share
+// one chart), over the last two minutes. Points arrive in batches; each series keeps at most a few
+// thousand, so a flood of requests is sampled rather than piled up.
+class LatencyChart : public QWidget
+{
+    Q_OBJECT
+
+public:
+    enum class Kind { Hit, Miss, Limited, Other };
+    struct Point
+    {
+        qint64 msSinceEpoch = 0;
+        double latencyMs = 0;
+        Kind kind = Kind::Other;
+    };
+
+    explicit LatencyChart(QWidget *parent = nullptr);
+
+    void addPoints(const QList<Point> &points);
+    // Scrolls the time axis to now and drops points older than the span.
+    void advance(qint64 nowMsSinceEpoch);
+    int pointCount() const;
+
+private:
+    QScatterSeries *seriesFor(Kind kind) const;
+
+    QChart *m_chart = nullptr;
+    QChartView *m_view = nullptr;
+    QDateTimeAxis *m_time = nullptr;
+    QLogValueAxis *m_latency = nullptr;
+    QScatterSeries *m_hits = nullptr;
+    QScatterSeries *m_misses = nullptr;
+    QScatterSeries *m_limited = nullptr;
+    QScatterSeries *m_other = nullptr;
+    qint64 m_spanMs = 120000;
+};
+
+} // namespace Cachedash

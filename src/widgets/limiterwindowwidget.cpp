@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "limiterwindowwidget.h"
+
+#include <QPainter>
+#include <QPainterPath>
+
+namespace Cachedash {
+
+LimiterWindowWidget::LimiterWindowWidget(QWidget *parent)
+    : QWidget(parent)
+{
+    m_sinceSnapshot.start();
+    setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+}
+
+QSize LimiterWindowWidget::sizeHint() const
+{
+    return {320, 110};
+}
+
+void LimiterWindowWidget::setWindow(
+    const QList<qint64> &entries, qint64 redisNowMs, int limit, qint64 windowMs)
+{
+    m_entries = entries;
+    m_redisNowMs = redisNowMs;
+    m_limit = limit;
+    m_windowMs = std::max<qint64>(windowMs, 1);
+    m_sinceSnapshot.restart();
+    update();
+}
+
+qint64 LimiterWindowWidget::nowMs() const
+{
+    return m_redisNowMs + m_sinceSnapshot.elapsed();
+}
+
+int LimiterWindowWidget::used() const
+{
+    const qint64 now = nowMs();
+    int n = 0;
+    for (qint64 t : m_entries)
+        n += t > now - m_windowMs;
+    return n;
+}
+
+qint64 LimiterWindowWidget::nextSlotInMs() const
+{
+    if (used() < m_limit)
+        return 0;
+    const qint64 now = nowMs();
+    for (qint64 t : m_entries) {
+        if (t > now - m_windowMs)
+            return t + m_windowMs - now;
+    }
+    return 0;
+}
+
+void LimiterWindowWidget::paintEvent(QPaintEvent *)
+{
+    QPainter p(this);
+    p.setRenderHint(QPainter::Antialiasing);
+    const QPalette pal = palette();
+    const QRectF area = QRectF(rect()).adjusted(12, 8, -12, -24);
+    const qint64 now = nowMs();
+    const qint64 start = now - m_windowMs;
+    auto xOf = [&](qint64 t) { return area.left() + area.width() * double(t - start) / double(m_windowMs); };
+
+    // The window, with a tick per second.
+    p.setPen(QPen(pal.color(QPalette::Mid), 1));
+    p.setBrush(pal.color(QPalette::AlternateBase));
+    p.drawRoundedRect(area, 6, 6);
+    QFont small = font();
+    small.setPointSizeF(small.pointSizeF() * 0.85);
+    p.setFont(small);
+    p.setPen(pal.color(QPalette::PlaceholderText));
+    const qint64 seconds = m_windowMs / 1000;
+    for (qint64 s = 0; s <= seconds; ++s) {
+        const double x = area.left() + area.width() * double(s * 1000) / double(m_windowMs);
+        p.drawLine(QPointF(x, area.bottom()), QPointF(x, area.bottom() + 4));
+        if (s == 0 || s == seconds || s % 2 == 0) {
+            const QString label = s == seconds ? tr("now") : QStringLiteral("−%1 s").arg(seconds - s);
+            p.drawText(QRectF(x - 30, area.bottom() + 4, 60, 16), Qt::AlignHCenter | Qt::AlignTop, label);
+        }
+    }
+
+    // The entries: the one that leaves next is highlighted with its countdown.
+    const int inWindow = used();
+    const bool full = inWindow >= m_limit;
+    const double radius = std::min(9.0, area.height() / 4);
+    bool first = true;
+    // Entries closer than a dot's width are stacked, so that every request stays visible.
+    double previousX = -1e9;
+    int stack = 0;
+    for (qint64 t : m_entries) {
+        if (t <= start)
+            continue;
+        const double x = xOf(t);
+        stack = x - previousX < radius * 1.6 ? stack + 1 : 0;
+        previousX = x;
+        const double offset = (stack % 2 ? -1 : 1) * ((stack + 1) / 2) * radius * 1.3;
+        const QPointF c(x, area.center().y() + offset);
+        const bool leavesNext = first;
+        first = false;
+        QColor fill = full ? QColor(0xd9, 0x48, 0x3b) : QColor(0x2e, 0x8b, 0x57);
+        if (leavesNext && full)
+            fill = QColor(0xf0, 0x9a, 0x1a);
+        p.setPen(QPen(pal.color(QPalette::Base), 2));
+        p.setBrush(fill);
+        p.drawEllipse(c, radius, radius);
+        if (leavesNext && full) {
+            const qint64 left = t + m_windowMs - now;
+            p.setPen(pal.color(QPalette::Text));
+            p.drawText(QRectF(c.x() - 40, area.top() + 2, 80, 16), Qt::AlignHCenter,
+                QStringLiteral("leaves in %1 s").arg(double(left) / 1000.0, 0, 'f', 1));
+        }
+    }
+}
+
+} // namespace Cachedash

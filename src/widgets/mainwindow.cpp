@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "mainwindow.h"
+
+#include "latencychart.h"
+#include "limiterwindowwidget.h"
+#include "logfilterproxy.h"
+#include "servicehost.h"
+#include "ui_mainwindow.h"
+
+#include <QButtonGroup>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QGuiApplication>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QMenu>
+#include <QNetworkReply>
+#include <QSettings>
+#include <QShortcut>
+#include <QStatusBar>
+#include <QTcpSocket>
+#include <QToolButton>
+#include <QUrl>
+
+namespace Cachedash {
+
+namespace {
+const QStringList DefaultRegions{QStringLiteral("emea"), QStringLiteral("apac"), QStringLiteral("amer"),
+    QStringLiteral("latam"), QStringLiteral("nordics"), QStringLiteral("zürich")};
+
+LatencyChart::Kind kindOf(const QByteArray &outcome)
+{
+    if (outcome == "HIT" || outcome == "STALE")
+        return LatencyChart::Kind::Hit;
+    if (outcome == "MISS" || outcome == "BYPASS")
+        return LatencyChart::Kind::Miss;
+    if (outcome == "LIMITED")
+        return LatencyChart::Kind::Limited;
+    return LatencyChart::Kind::Other;
+}
+
+QString formatMs(double ms)
+{
+    if (ms >= 100)
+        return QStringLiteral("%1 ms").arg(ms, 0, 'f', 0);
+    return QStringLiteral("%1 ms").arg(ms, 0, 'f', ms < 10 ? 1 : 0);
+}
+} // namespace
+
+MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
+    : QMainWindow(parent)
+    , m_ui(std::make_unique<Ui::MainWindow>())
+    , m_host(host)
+    , m_filter(new LogFilterProxy(this))
+{
+    m_ui->setupUi(this);
+    setWindowIcon(QIcon(QStringLiteral(":/icons/cachedash.svg")));
+
+    const ServiceOptions &o = host.options();
+    m_ui->serverLabel->setText(QStringLiteral("<a href=\"%1\">%1</a>").arg(host.baseUrl()));
+    m_ui->serverLabel->setTextInteractionFlags(Qt::TextBrowserInteraction);
+    m_ui->serverLabel->setOpenExternalLinks(true);
+    m_ui->settingsLabel->setText(tr("report %1 ms · TTL %2 s · limit %3 per %4 s")
+                                     .arg(o.reportDelay.count())
+                                     .arg(o.cacheTtl.count())
+                                     .arg(o.rateLimit)
+                                     .arg(o.rateWindow.count()));
+
+    m_ui->regionCombo->addItems(DefaultRegions);
+    m_ui->regionCombo->setInsertPolicy(QComboBox::InsertAtTop);
+    m_ui->ttlBar->setMaximum(int(o.cacheTtl.count() * 1000));
+
+    // Scenarios that show the hard cases.
+    auto *scenarios = new QMenu(this);
+    scenarios->addAction(tr("Stampede: 20 concurrent cold requests"), this, &MainWindow::runStampede);
+    scenarios->addAction(tr("Refresh during a fill"), this, &MainWindow::runRefreshDuringFill);
+    scenarios->addAction(tr("Redis outage: pause Redis for 3 s"), this, &MainWindow::runRedisOutage);
+    m_ui->scenariosButton->setMenu(scenarios);
+
+    connect(m_ui->fetchButton, &QPushButton::clicked, this, &MainWindow::fetch);
+    connect(m_ui->refreshButton, &QPushButton::clicked, this, &MainWindow::refresh);
+    connect(m_ui->burstButton, &QPushButton::clicked, this, &MainWindow::burst);
+    connect(m_ui->copyCurlButton, &QPushButton::clicked, this, &MainWindow::copyCurl);
+    new QShortcut(QKeySequence(Qt::Key_F5), this, this, &MainWindow::fetch);
+    new QShortcut(QKeySequence(Qt::Key_F6), this, this, &MainWindow::refresh);
+    new QShortcut(QKeySequence(Qt::Key_F7), this, this, &MainWindow::burst);
+    connect(m_ui->regionCombo, &QComboBox::currentTextChanged, this, [this] {
+        m_host.watch(region());
+        m_haveSnapshot = false;
+        updateTtl();
+    });
+
+    // The log, filterable by outcome.
+    m_filter->setSourceModel(&m_log);
+    m_ui->logView->setModel(m_filter);
+    m_ui->logView->verticalHeader()->hide();
+    m_ui->logView->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
+    m_ui->logView->horizontalHeader()->setStretchLastSection(true);
+    m_ui->logView->setColumnWidth(RequestLogModel::Time, 110);
+    m_ui->logView->setColumnWidth(RequestLogModel::Client, 120);
+    m_ui->logView->setColumnWidth(RequestLogModel::Method, 70);
+    m_ui->logView->setColumnWidth(RequestLogModel::Path, 260);
+    m_ui->logView->setColumnWidth(RequestLogModel::Status, 60);
+    m_ui->logView->setColumnWidth(RequestLogModel::Outcome, 110);
+    m_ui->logView->setColumnWidth(RequestLogModel::Latency, 100);
+    auto *filters = new QHBoxLayout(m_ui->filterButtons);
+    filters->setContentsMargins(8, 0, 0, 0);
+    auto *group = new QButtonGroup(this);
+    const QList<std::pair<QString, QByteArray>> outcomes{{tr("All"), {}}, {QStringLiteral("HIT"), "HIT"},
+        {QStringLiteral("MISS"), "MISS"}, {QStringLiteral("STALE"), "STALE"},
+        {QStringLiteral("BYPASS"), "BYPASS"}, {QStringLiteral("LIMITED"), "LIMITED"},
+        {QStringLiteral("ERROR"), "ERROR"}};
+    for (const auto &[label, outcome] : outcomes) {
+        auto *button = new QToolButton(m_ui->filterButtons);
+        button->setText(label);
+        button->setCheckable(true);
+        button->setAutoRaise(true);
+        button->setObjectName(QStringLiteral("filter")
+            + (outcome.isEmpty() ? QStringLiteral("All") : QString::fromLatin1(outcome)));
+        button->setChecked(outcome.isEmpty());
+        group->addButton(button);
+        filters->addWidget(button);
+        connect(button, &QToolButton::clicked, this, [this, outcome] { m_filter->setOutcome(outcome); });
+    }
+
+    connect(&m_host, &ServiceHost::snapshotReady, this, &MainWindow::applySnapshot);
+    m_tick.setInterval(33);
+    connect(&m_tick, &QTimer::timeout, this, &MainWindow::tick);
+    m_tick.start();
+
+    restoreSettings();
+    m_host.watch(region());
+    updateTtl();
+    updateCounters();
+    m_ui->cacheHelpLabel->setText(
+        tr("Fetch a region: the first fetch is a <b>miss</b> (computed, %1 s), the next "
+           "ones are <b>hits</b> served from Redis until the key expires.")
+            .arg(double(o.reportDelay.count()) / 1000.0));
+}
+
+MainWindow::~MainWindow() = default;
+
+QString MainWindow::region() const
+{
+    return m_ui->regionCombo->currentText().trimmed();
+}
+
+void MainWindow::setRegion(const QString &region)
+{
+    m_ui->regionCombo->setCurrentText(region);
+}
+
+void MainWindow::send(const QByteArray &method, const QString &path, std::function<void()> then)
+{
+    QUrl url(m_host.baseUrl());
+    url.setPath(path, QUrl::DecodedMode);
+    QNetworkRequest request(url);
+    request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+    QNetworkReply *reply = m_nam.sendCustomRequest(request, method);
+    connect(reply, &QNetworkReply::finished, this, [this, reply, then = std::move(then)] {
+        reply->deleteLater();
+        m_host.refreshSnapshot();
+        if (then)
+            then();
+    });
+}
+
+void MainWindow::fetch()
+{
+    send(QByteArrayLiteral("GET"), QStringLiteral("/reports/") + region());
+}
+
+void MainWindow::refresh()
+{
+    send(QByteArrayLiteral("POST"), QStringLiteral("/reports/") + region() + QStringLiteral("/refresh"));
+}
+
+void MainWindow::burst()
+{
+    sendBurst(m_ui->burstSpin->value());
+}
+
+void MainWindow::sendBurst(int left)
+{
+    if (left <= 0)
+        return;
+    send(QByteArrayLiteral("GET"), QStringLiteral("/reports/") + region(),
+        [this, left] { sendBurst(left - 1); });
+}
+
+void MainWindow::copyCurl()
+{
+    const QString command = QStringLiteral("curl -s -w \"\\n(%{time_total}s)\\n\" %1/reports/%2")
+                                .arg(m_host.baseUrl(), QString::fromUtf8(QUrl::toPercentEncoding(region())));
+    QGuiApplication::clipboard()->setText(command);
+    statusBar()->showMessage(tr("Copied: %1").arg(command), 4000);
+}
+
+void MainWindow::runStampede()
+{
+    // Twenty different clients (127.0.0.2 to .21 on the loopback), each asking for the same cold
+    // report at once: the limiter lets each one in, and the cache computes once for all.
+    const QString target = region();
+    const quint16 port = quint16(QUrl(m_host.baseUrl()).port());
+    send(QByteArrayLiteral("POST"), QStringLiteral("/reports/") + target + QStringLiteral("/refresh"),
+        [this, target, port] {
+            const QByteArray request = "GET /reports/" + QUrl::toPercentEncoding(target)
+                + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            for (int i = 2; i < 22; ++i) {
+                auto *socket = new QTcpSocket(this);
+                socket->bind(QHostAddress(QStringLiteral("127.0.0.%1").arg(i)), 0);
+                connect(
+                    socket, &QTcpSocket::connected, socket, [socket, request] { socket->write(request); });
+                connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+                connect(socket, &QTcpSocket::errorOccurred, socket, &QObject::deleteLater);
+                socket->connectToHost(QHostAddress::LocalHost, port);
+            }
+        });
+}
+
+void MainWindow::runRefreshDuringFill()
+{
+    // Start a fill, invalidate while it computes, then fetch again: the second fetch is a miss,
+    // because the first computation was not allowed to write its outdated report.
+    const QString base = QStringLiteral("/reports/") + region();
+    send(QByteArrayLiteral("POST"), base + QStringLiteral("/refresh"), [this, base] {
+        send(QByteArrayLiteral("GET"), base, [this, base] {
+            QTimer::singleShot(200, this, [this, base] { send(QByteArrayLiteral("GET"), base); });
+        });
+        const int halfway = int(m_host.options().reportDelay.count() / 2);
+        QTimer::singleShot(halfway, this,
+            [this, base] { send(QByteArrayLiteral("POST"), base + QStringLiteral("/refresh")); });
+    });
+}
+
+void MainWindow::runRedisOutage()
+{
+    m_host.pauseRedis(3000);
+    const QString base = QStringLiteral("/reports/") + region();
+    for (int i = 0; i < 3; ++i)
+        QTimer::singleShot(200 + i * 1100, this, [this, base] { send(QByteArrayLiteral("GET"), base); });
+}
+
+void MainWindow::tick()
+{
+    const QList<RequestFeed::Event> events = m_host.feed().take();
+    if (!events.isEmpty()) {
+        m_log.apply(events);
+        QList<LatencyChart::Point> points;
+        const RequestRecord *latest = nullptr;
+        for (const RequestFeed::Event &event : events) {
+            if (!event.finished)
+                continue;
+            const RequestRecord &r = event.record;
+            m_latency.add(r.latencyMs);
+            points.append({r.startedMsSinceEpoch + qint64(r.latencyMs), r.latencyMs, kindOf(r.outcome)});
+            latest = &r;
+        }
+        m_ui->latencyChart->addPoints(points);
+        if (latest)
+            explain(*latest);
+        updateCounters();
+        m_ui->shownLabel->setText(
+            tr("%1 shown (last %2 kept)").arg(m_filter->rowCount()).arg(m_log.capacity()));
+    }
+    if (isVisible()) {
+        m_ui->latencyChart->advance(QDateTime::currentMSecsSinceEpoch());
+        updateTtl();
+        updateLimiterText();
+        m_ui->limiterView->update();
+    }
+}
+
+void MainWindow::explain(const RequestRecord &r)
+{
+    const QString key = QStringLiteral("<code>report:%1</code>").arg(region().toHtmlEscaped());
+    QString text;
+    if (r.outcome == "HIT")
+        text = tr("<b>Hit</b>: the report was in Redis, served in %1 with no computation.")
+                   .arg(formatMs(r.latencyMs));
+    else if (r.outcome == "MISS")
+        text = tr("<b>Miss</b>: nothing in Redis, so the report was computed (%1) and stored with a TTL; "
+                  "concurrent requests for it waited for that one computation.")
+                   .arg(formatMs(r.latencyMs));
+    else if (r.outcome == "STALE")
+        text = tr("<b>Stale</b>: expired, but served from Redis while one request recomputes it.");
+    else if (r.outcome == "BYPASS")
+        text = tr("<b>Bypass</b>: Redis did not answer, so the report was computed directly and not stored.");
+    else if (r.outcome == "LIMITED")
+        text = tr("<b>429</b>: %1 requests in the last %2 s already. Retry-After (%3 s) is when the oldest "
+                  "of them leaves the window.")
+                   .arg(m_host.options().rateLimit)
+                   .arg(m_host.options().rateWindow.count())
+                   .arg(r.retryAfterSeconds);
+    else if (r.method == "POST" && r.status == 200)
+        text = tr("<b>Invalidated</b>: %1 was deleted, so the next fetch is a miss.").arg(key);
+    if (!text.isEmpty())
+        m_ui->cacheHelpLabel->setText(text);
+}
+
+void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
+{
+    if (snapshot.region != region())
+        return;
+    m_snapshot = snapshot;
+    m_haveSnapshot = true;
+    m_sinceSnapshot.restart();
+    m_ui->limiterView->setWindow(
+        snapshot.limiterEntries, snapshot.redisNowMs, snapshot.limit, snapshot.windowMs);
+    m_ui->limiterKeyLabel->setText(tr("Key <code>%1</code> (this window's client)")
+                                       .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped()));
+    const QString state = snapshot.redisState;
+    const QString color = state == u"up" ? QStringLiteral("#2e8b57") : QStringLiteral("#d9483b");
+    m_ui->redisLabel->setText(
+        tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4")
+            .arg(m_host.redisUrl(), color, state, m_host.usesPrivateRedis() ? tr(" private") : QString()));
+    updateTtl();
+    updateLimiterText();
+}
+
+double MainWindow::ttlSecondsLeft() const
+{
+    if (!m_haveSnapshot || !m_snapshot.redisAnswered || m_snapshot.reportPttlMs < 0)
+        return -1;
+    return std::max(0.0, double(m_snapshot.reportPttlMs - m_sinceSnapshot.elapsed()) / 1000.0);
+}
+
+QString MainWindow::ttlText() const
+{
+    return m_ui->ttlLabel->text();
+}
+
+void MainWindow::updateTtl()
+{
+    m_ui->cacheKeyLabel->setText(tr("Key <code>report:%1</code>").arg(region().toHtmlEscaped()));
+    if (!m_haveSnapshot) {
+        m_ui->ttlBar->setValue(0);
+        m_ui->ttlLabel->setText(tr("…"));
+        return;
+    }
+    if (!m_snapshot.redisAnswered) {
+        m_ui->ttlBar->setValue(0);
+        m_ui->ttlLabel->setText(tr("Redis is not answering"));
+        return;
+    }
+    const double left = ttlSecondsLeft();
+    if (left <= 0) {
+        m_ui->ttlBar->setValue(0);
+        m_ui->ttlLabel->setText(tr("not cached: the next fetch is a miss"));
+        return;
+    }
+    m_ui->ttlBar->setMaximum(int(m_snapshot.freshTtlSeconds * 1000));
+    m_ui->ttlBar->setValue(int(std::min<double>(left * 1000, m_snapshot.freshTtlSeconds * 1000)));
+    m_ui->ttlLabel->setText(
+        tr("%1 s left of %2 s (TTL in Redis)").arg(left, 0, 'f', 1).arg(m_snapshot.freshTtlSeconds));
+}
+
+void MainWindow::updateLimiterText()
+{
+    if (!m_haveSnapshot)
+        return;
+    const LimiterWindowWidget *view = m_ui->limiterView;
+    const int used = view->used();
+    const qint64 next = view->nextSlotInMs();
+    QString text = tr("<b>%1 of %2</b> used in the last %3 s")
+                       .arg(used)
+                       .arg(m_snapshot.limit)
+                       .arg(m_snapshot.windowMs / 1000);
+    if (next > 0)
+        text += tr("; next slot in <b>%1 s</b> (Retry-After %2)")
+                    .arg(double(next) / 1000.0, 0, 'f', 1)
+                    .arg((next + 999) / 1000);
+    else
+        text += tr("; a request now is admitted");
+    m_ui->limiterLabel->setText(text);
+}
+
+void MainWindow::updateCounters()
+{
+    const RequestFeed::Totals t = m_host.feed().totals();
+    const quint64 lookups = t.hits + t.stale + t.misses;
+    const QString ratio = lookups
+        ? QStringLiteral("%1 %").arg(100.0 * double(t.hits + t.stale) / double(lookups), 0, 'f', 0)
+        : QStringLiteral("–");
+    m_ui->countersLabel->setText(
+        tr("requests <b>%1</b> · hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
+           "429s <b>%5</b> · bypassed <b>%6</b> · computations <b>%7</b>")
+            .arg(t.requests)
+            .arg(t.hits + t.stale)
+            .arg(t.misses)
+            .arg(ratio)
+            .arg(t.limited)
+            .arg(t.bypass)
+            .arg(m_snapshot.computations));
+    if (m_latency.count() > 0)
+        m_ui->percentileLabel->setText(
+            tr("p50 <b>%1</b> · p99 <b>%2</b>")
+                .arg(formatMs(m_latency.percentile(50)), formatMs(m_latency.percentile(99))));
+}
+
+void MainWindow::restoreSettings()
+{
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    m_ui->verticalSplitter->restoreState(
+        settings.value(QStringLiteral("window/verticalSplitter")).toByteArray());
+    m_ui->horizontalSplitter->restoreState(
+        settings.value(QStringLiteral("window/horizontalSplitter")).toByteArray());
+    if (!settings.contains(QStringLiteral("window/verticalSplitter"))) {
+        m_ui->verticalSplitter->setSizes({460, 300});
+        m_ui->horizontalSplitter->setSizes({400, 860});
+    }
+    const QString last = settings.value(QStringLiteral("window/region"), QStringLiteral("emea")).toString();
+    setRegion(last);
+}
+
+void MainWindow::saveSettings()
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/verticalSplitter"), m_ui->verticalSplitter->saveState());
+    settings.setValue(QStringLiteral("window/horizontalSplitter"), m_ui->horizontalSplitter->saveState());
+    settings.setValue(QStringLiteral("window/region"), region());
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    saveSettings();
+    event->accept();
+}
+
+} // namespace Cachedash

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "dashboardsnapshot.h"
+#include "eventloopprobe.h"
+#include "latencystats.h"
+#include "requestlogmodel.h"
+
+#include <QElapsedTimer>
+#include <QMainWindow>
+#include <QNetworkAccessManager>
+#include <QTimer>
+
+#include <memory>
+
+namespace Ui {
+class MainWindow;
+}
+
+namespace Cachedash {
+
+class LogFilterProxy;
+class ServiceHost;
+
+// The dashboard: buttons that send real HTTP to the embedded service, the request log, the latency
+// chart, the report's TTL and the limiter's window. It repaints on its own clock (30 times a
+// second at most), taking the requests that arrived meanwhile in one batch, so load on the server
+// never floods it.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+
+public:
+    explicit MainWindow(ServiceHost &host, QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    QString region() const;
+    void setRegion(const QString &region);
+    RequestLogModel &logModel() { return m_log; }
+    LogFilterProxy &logFilter() { return *m_filter; }
+    QString ttlText() const;
+    double ttlSecondsLeft() const;
+    const EventLoopProbe &eventLoopProbe() const { return m_probe; }
+
+public Q_SLOTS:
+    void fetch();
+    void refresh();
+    void burst();
+    void copyCurl();
+    void runStampede();
+    void runRefreshDuringFill();
+    void runRedisOutage();
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void tick();
+    void applySnapshot(const DashboardSnapshot &snapshot);
+    void updateTtl();
+    void updateLimiterText();
+    void updateCounters();
+    void explain(const RequestRecord &record);
+    void send(const QByteArray &method, const QString &path, std::function<void()> then = {});
+    void sendBurst(int left);
+    void restoreSettings();
+    void saveSettings();
+
+    std::unique_ptr<Ui::MainWindow> m_ui;
+    ServiceHost &m_host;
+    RequestLogModel m_log;
+    LogFilterProxy *m_filter = nullptr;
+    QNetworkAccessManager m_nam;
+    QTimer m_tick;
+    LatencyStats m_latency;
+    EventLoopProbe m_probe;
+    DashboardSnapshot m_snapshot;
+    QElapsedTimer m_sinceSnapshot;
+    bool m_haveSnapshot = false;
+};
+
+} // namespace Cachedash
