@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The window on the offscreen platform, with the real service behind it on its own thread.
+#include "logfilterproxy.h"
+#include "mainwindow.h"
+#include "requestlogmodel.h"
+#include "servicehost.h"
+#include "testhttp.h"
+#include "testredisserver.h"
+
+#include <QPushButton>
+#include <QStandardPaths>
+#include <QTest>
+
+using namespace std::chrono_literals;
+using namespace Cachedash;
+using Cachedash::Test::TestHttp;
+using Cachedash::Test::TestRedisServer;
+
+class tst_MainWindow : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void init();
+    void cleanup();
+
+    void fetchShowsMissThenHit();
+    void refreshEmptiesTheTtl();
+    void ttlCountsDown();
+    void burstShowsFiveOkAndTwoLimited();
+    void outsideClientsAppearInTheLog();
+    void filterByOutcome();
+
+private:
+    // Rows of the log, oldest first, once `count` of them have finished.
+    QList<QByteArray> outcomes(int count);
+    int finishedRows() const;
+
+    TestRedisServer m_redis;
+    std::unique_ptr<ServiceHost> m_host;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+void tst_MainWindow::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+}
+
+void tst_MainWindow::init()
+{
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
+    ServiceOptions o;
+    o.redisUrl = RedisUrl::parse(m_redis.url()).value();
+    o.redisUrlGiven = true;
+    o.port = 0;
+    o.reportDelay = 300ms;
+    m_host = std::make_unique<ServiceHost>(o);
+    QString error;
+    QVERIFY2(m_host->start(&error), qPrintable(error));
+    m_window = std::make_unique<MainWindow>(*m_host);
+    m_window->setRegion(QStringLiteral("emea"));
+    m_window->show();
+}
+
+void tst_MainWindow::cleanup()
+{
+    m_window.reset();
+    m_host.reset();
+}
+
+int tst_MainWindow::finishedRows() const
+{
+    const RequestLogModel &log = m_window->logModel();
+    int n = 0;
+    for (int row = 0; row < log.rowCount(); ++row)
+        n += log.index(row, 0).data(RequestLogModel::OutcomeRole).toByteArray() != "WORKING";
+    return n;
+}
+
+QList<QByteArray> tst_MainWindow::outcomes(int count)
+{
+    const RequestLogModel &log = m_window->logModel();
+    [&] { QTRY_COMPARE_WITH_TIMEOUT(finishedRows(), count, 5000); }();
+    QList<QByteArray> result;
+    for (int row = log.rowCount() - 1; row >= 0; --row)
+        result << log.index(row, 0).data(RequestLogModel::OutcomeRole).toByteArray();
+    return result;
+}
+
+void tst_MainWindow::fetchShowsMissThenHit()
+{
+    QPushButton *fetch = m_window->findChild<QPushButton *>(QStringLiteral("fetchButton"));
+    QVERIFY(fetch);
+    QTest::mouseClick(fetch, Qt::LeftButton);
+    // While it computes, the row says so.
+    QTRY_COMPARE(m_window->logModel().rowCount(), 1);
+    QCOMPARE(m_window->logModel().index(0, 0).data(RequestLogModel::OutcomeRole).toByteArray(),
+        QByteArray("WORKING"));
+    QCOMPARE(outcomes(1), (QList<QByteArray>{"MISS"}));
+    QTest::mouseClick(fetch, Qt::LeftButton);
+    QCOMPARE(outcomes(2), (QList<QByteArray>{"MISS", "HIT"}));
+    QVERIFY(m_window->logModel()
+                .index(0, RequestLogModel::Latency)
+                .data()
+                .toString()
+                .endsWith(QStringLiteral(" ms")));
+}
+
+void tst_MainWindow::refreshEmptiesTheTtl()
+{
+    m_window->fetch();
+    outcomes(1);
+    QTRY_VERIFY(m_window->ttlSecondsLeft() > 28);
+    QVERIFY2(m_window->ttlText().contains(QStringLiteral("left of 30 s")), qPrintable(m_window->ttlText()));
+    m_window->refresh();
+    QTRY_COMPARE(m_window->ttlSecondsLeft(), -1.0);
+    QVERIFY2(m_window->ttlText().contains(QStringLiteral("not cached")), qPrintable(m_window->ttlText()));
+    m_window->fetch();
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->ttlSecondsLeft() > 28, 3000);
+}
+
+void tst_MainWindow::ttlCountsDown()
+{
+    m_window->fetch();
+    outcomes(1);
+    QTRY_VERIFY(m_window->ttlSecondsLeft() > 0);
+    const double before = m_window->ttlSecondsLeft();
+    QTest::qWait(1200);
+    const double after = m_window->ttlSecondsLeft();
+    QVERIFY2(after < before - 0.9 && after > before - 2,
+        qPrintable(QStringLiteral("%1 -> %2").arg(before).arg(after)));
+}
+
+void tst_MainWindow::burstShowsFiveOkAndTwoLimited()
+{
+    m_window->burst();
+    const QList<QByteArray> seen = outcomes(7);
+    QCOMPARE(seen, (QList<QByteArray>{"MISS", "HIT", "HIT", "HIT", "HIT", "LIMITED", "LIMITED"}));
+    const RequestLogModel &log = m_window->logModel();
+    for (int row = 0; row < 2; ++row) {
+        QCOMPARE(log.index(row, RequestLogModel::Status).data().toInt(), 429);
+        QVERIFY(log.index(row, RequestLogModel::RetryAfter).data().toString().endsWith(QStringLiteral(" s")));
+    }
+}
+
+void tst_MainWindow::outsideClientsAppearInTheLog()
+{
+    TestHttp outside{QUrl(m_host->baseUrl())};
+    QCOMPARE(outside.get(QStringLiteral("/reports/from-curl")).status, 200);
+    outcomes(1);
+    QCOMPARE(m_window->logModel().index(0, RequestLogModel::Path).data().toString(),
+        QStringLiteral("/reports/from-curl"));
+    QCOMPARE(m_window->logModel().index(0, RequestLogModel::Client).data().toString(),
+        QStringLiteral("127.0.0.1"));
+}
+
+void tst_MainWindow::filterByOutcome()
+{
+    m_window->burst();
+    outcomes(7);
+    m_window->logFilter().setOutcome("LIMITED");
+    QCOMPARE(m_window->logFilter().rowCount(), 2);
+    m_window->logFilter().setOutcome("HIT");
+    QCOMPARE(m_window->logFilter().rowCount(), 4);
+    m_window->logFilter().setOutcome({});
+    QCOMPARE(m_window->logFilter().rowCount(), 7);
+}
+
+QTEST_MAIN(tst_MainWindow)
+#include "tst_mainwindow.moc"
