@@ -52,7 +52,7 @@ int runHeadless(const ServiceOptions &options)
         return 1;
     }
     UnixSignalWatcher signalWatcher;
-    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, qApp, [&service](int number) {
+    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, QCoreApplication::instance(), [&service](int number) {
         qInfo("received signal %d, stopping", number);
         service.shutdown();
         QCoreApplication::quit();
@@ -77,6 +77,9 @@ int runWindow(const ServiceOptions &options)
         [&window](int) { window.close(); });
     printListening(host.baseUrl());
     const int code = QApplication::exec();
+    const EventLoopProbe &probe = window.eventLoopProbe();
+    qInfo("window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms", probe.samples(),
+          probe.p50(), probe.p99(), probe.worst());
     host.stop();
     return code;
 }

@@ -24,6 +24,7 @@ private Q_SLOTS:
     void initTestCase();
     void listensServesAndStops_data();
     void listensServesAndStops();
+    void noDisplayMeansHeadless();
     void privateRedisStopsWithUs();
     void portInUse();
     void explicitRedisUnreachable();
@@ -72,6 +73,27 @@ void tst_Headless::listensServesAndStops()
     // Headless mode logs one access line per request.
     const QString log = QString::fromUtf8(process.readAllStandardError());
     QVERIFY2(log.contains(QStringLiteral("GET /reports/cli 200 MISS")), qPrintable(log));
+}
+
+void tst_Headless::noDisplayMeansHeadless()
+{
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove(QStringLiteral("DISPLAY"));
+    env.remove(QStringLiteral("WAYLAND_DISPLAY"));
+    env.remove(QStringLiteral("QT_QPA_PLATFORM"));
+    process.setProcessEnvironment(env);
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+        {QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--redis-url"), m_redis.url()});
+    QVERIFY(process.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
+    QVERIFY(process.readLine().startsWith("Listening on http://127.0.0.1:"));
+    const QByteArray firstLine = process.readAllStandardError().split('\n').first();
+    QVERIFY2(
+        firstLine.contains("no display") && firstLine.contains("running headless"), firstLine.constData());
+    process.terminate();
+    QVERIFY(process.waitForFinished(3000));
+    QCOMPARE(process.exitCode(), 0);
 }
 
 void tst_Headless::privateRedisStopsWithUs()
