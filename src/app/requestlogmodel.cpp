@@ -2,7 +2,6 @@
 #include "requestlogmodel.h"
 
 #include <QDateTime>
-#include <QHash>
 
 namespace Cachedash {
 
@@ -23,14 +22,11 @@ int RequestLogModel::columnCount(const QModelIndex &parent) const
 
 int RequestLogModel::rowOf(quint64 id) const
 {
-    // Ids grow with time and rows are newest first, so the search is short for recent requests.
-    for (size_t i = 0; i < m_rows.size() && i < 2000; ++i) {
-        if (m_rows[i].record.id == id)
-            return int(i);
-        if (m_rows[i].record.id < id)
-            break;
-    }
-    return -1;
+    const auto it = m_working.constFind(id);
+    if (it == m_working.cend())
+        return -1;
+    const quint64 row = m_inserted - 1 - *it;
+    return row < m_rows.size() ? int(row) : -1;
 }
 
 void RequestLogModel::apply(const QList<RequestFeed::Event> &events)
@@ -45,6 +41,7 @@ void RequestLogModel::apply(const QList<RequestFeed::Event> &events)
             }
             const int row = rowOf(event.record.id);
             if (row >= 0) {
+                m_working.remove(event.record.id);
                 m_rows[size_t(row)] = Row{event.record, true};
                 Q_EMIT dataChanged(index(row, 0), index(row, ColumnCount - 1));
                 continue;
@@ -59,20 +56,44 @@ void RequestLogModel::apply(const QList<RequestFeed::Event> &events)
 
 void RequestLogModel::insertRows(std::vector<Row> rows)
 {
-    // Only the newest `capacity` of the batch can ever be shown.
-    if (rows.size() > size_t(m_capacity))
+    // Only the newest rows of the batch are shown (a person reads a few per second anyway), but a
+    // request still in flight is never dropped, so that its row can finish.
+    const size_t keep = size_t(std::min(m_capacity, m_maxRowsPerBatch));
+    if (rows.size() > keep) {
+        std::vector<Row> kept;
+        kept.reserve(keep);
+        const size_t cut = rows.size() - keep;
+        for (size_t i = 0; i < rows.size(); ++i) {
+            if (i >= cut || !rows[i].finished)
+                kept.push_back(std::move(rows[i]));
+            else
+                ++m_skipped;
+        }
+        rows = std::move(kept);
+    }
+    if (rows.size() > size_t(m_capacity)) {
+        m_skipped += rows.size() - size_t(m_capacity);
         rows.erase(rows.begin(), rows.end() - m_capacity);
+    }
     const int incoming = int(rows.size());
     const int overflow = int(m_rows.size()) + incoming - m_capacity;
     if (overflow > 0) {
         const int first = int(m_rows.size()) - overflow;
         beginRemoveRows({}, first, int(m_rows.size()) - 1);
+        for (auto it = m_rows.end() - overflow; it != m_rows.end(); ++it) {
+            if (!it->finished)
+                m_working.remove(it->record.id);
+        }
         m_rows.erase(m_rows.end() - overflow, m_rows.end());
         endRemoveRows();
     }
     beginInsertRows({}, 0, incoming - 1);
-    for (Row &row : rows)
+    for (Row &row : rows) {
+        if (!row.finished)
+            m_working.insert(row.record.id, m_inserted);
+        ++m_inserted;
         m_rows.push_front(std::move(row)); // the batch is oldest first, so the newest ends on top
+    }
     endInsertRows();
 }
 
@@ -80,6 +101,7 @@ void RequestLogModel::clear()
 {
     beginResetModel();
     m_rows.clear();
+    m_working.clear();
     endResetModel();
 }
 

@@ -5,6 +5,8 @@
 
 #include <QAbstractTableModel>
 
+#include <QHash>
+
 #include <deque>
 
 namespace Cachedash {
@@ -27,6 +29,10 @@ public:
     explicit RequestLogModel(int capacity = 10000, QObject *parent = nullptr);
 
     int capacity() const { return m_capacity; }
+    // At most this many new rows per apply(); under a flood the newest are kept and the rest only
+    // counted (the totals come from RequestFeed and stay exact).
+    void setMaxRowsPerBatch(int rows) { m_maxRowsPerBatch = std::max(rows, 1); }
+    quint64 skipped() const { return m_skipped; }
 
     // Applies a batch from RequestFeed::take(): new rows on top, finished ones updated in place.
     void apply(const QList<RequestFeed::Event> &events);
@@ -48,7 +54,11 @@ private:
     int rowOf(quint64 id) const;
 
     const int m_capacity;
+    int m_maxRowsPerBatch = 1000;
+    quint64 m_skipped = 0;
     std::deque<Row> m_rows; // front = newest
+    quint64 m_inserted = 0; // rows ever inserted: the row of insertion n is m_inserted - 1 - n
+    QHash<quint64, quint64> m_working; // request id -> insertion number, for rows still in flight
 };
 
 } // namespace Cachedash

@@ -86,9 +86,16 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
         read.outcome = CacheRead::Outcome::Miss;
         co_return read;
     }
+    if (const auto known = m_validated.constFind(region);
+        known != m_validated.cend() && known->stored == value.bytes()) {
+        read.report = known->report;
+        read.servedJson = known->servedJson;
+    }
     QString why;
     std::optional<Report> report;
-    if (value.isString())
+    if (!read.servedJson.isEmpty())
+        report = read.report;
+    else if (value.isString())
         report = Report::fromJson(value.bytes(), region, &why);
     else
         why = QStringLiteral("not a string value");
@@ -102,6 +109,12 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
     }
     read.report = std::move(*report);
     read.stored = value.bytes();
+    if (read.servedJson.isEmpty()) {
+        read.servedJson = read.report.toJson(true);
+        if (m_validated.size() >= 4096)
+            m_validated.clear();
+        m_validated.insert(region, Validated{read.stored, read.report, read.servedJson});
+    }
     // PTTL answers -1 for a key without expiry and -2 if it vanished between the two commands.
     const qint64 left = ttl.isInteger() ? ttl.toInteger() : 0;
     const qint64 grace = duration_cast<milliseconds>(m_settings.staleWhileRevalidate).count();

@@ -36,6 +36,7 @@ struct CacheRead
     Outcome outcome = Outcome::Miss;
     Report report; // on Hit and Stale
     QByteArray stored; // on Hit and Stale: the bytes as stored (toJson(false))
+    QByteArray servedJson; // on Hit and Stale: the report as served from the cache (toJson(true))
     std::chrono::milliseconds freshFor{0}; // on Hit: how long the entry stays fresh
     QString problem; // on Corrupt and Unavailable: why
 };
@@ -123,6 +124,15 @@ private:
     ReportSource &m_source;
     Settings m_settings;
     RedisScript m_fillScript;
+    // The last validated value per region: a hit whose bytes are unchanged skips parsing and
+    // validation, and reuses the served JSON. Bounded; cleared when full.
+    struct Validated
+    {
+        QByteArray stored;
+        Report report;
+        QByteArray servedJson;
+    };
+    QHash<QString, Validated> m_validated;
     QHash<QString, std::shared_ptr<Flight>> m_flights;
     QSet<QString> m_revalidating;
     Counters m_counters;

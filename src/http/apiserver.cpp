@@ -137,16 +137,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     }
     context.sequence = it->nextSequence++;
     ++m_inFlight;
-    static const QMetaMethod startedSignal = QMetaMethod::fromSignal(&ApiServer::requestStarted);
-    if (isSignalConnected(startedSignal)) {
-        RequestRecord record;
-        record.id = context.id;
-        record.startedMsSinceEpoch = context.startedMs;
-        record.client = context.client;
-        record.method = context.methodName;
-        record.path = displayPath(context.rawPath);
-        Q_EMIT requestStarted(record);
-    }
+
     dispatch(std::move(context));
     return true;
 }
@@ -229,6 +220,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
 
     Report report;
     QByteArray stored;
+    QByteArray served; // the body, when the cache has it ready
     QByteArray outcome;
     milliseconds freshFor{0};
     switch (read.outcome) {
@@ -236,6 +228,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     case CacheRead::Outcome::Stale:
         report = std::move(read.report);
         stored = std::move(read.stored);
+        served = std::move(read.servedJson);
         freshFor = read.freshFor;
         if (read.outcome == CacheRead::Outcome::Hit) {
             outcome = QByteArrayLiteral("HIT");
@@ -247,6 +240,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     case CacheRead::Outcome::Miss:
     case CacheRead::Outcome::Corrupt:
     case CacheRead::Outcome::Unavailable: {
+        announceComputing(context);
         QCoro::Task<CacheFill> filling = read.outcome == CacheRead::Outcome::Unavailable
             ? m_c.cache.bypass(region)
             : m_c.cache.fill(region);
@@ -318,6 +312,20 @@ QCoro::Task<> ApiServer::health(Context context)
             HttpResponse::json(503,
                 QByteArrayLiteral("{\"status\":\"degraded\",\"redis\":\"down\",\"detail\":")
                     + jsonString(pong.errorText()) + '}'));
+}
+
+void ApiServer::announceComputing(const Context &context)
+{
+    static const QMetaMethod startedSignal = QMetaMethod::fromSignal(&ApiServer::requestStarted);
+    if (!isSignalConnected(startedSignal))
+        return;
+    RequestRecord record;
+    record.id = context.id;
+    record.startedMsSinceEpoch = context.startedMs;
+    record.client = context.client;
+    record.method = context.methodName;
+    record.path = displayPath(context.rawPath);
+    Q_EMIT requestStarted(record);
 }
 
 void ApiServer::respond(Context &context, const HttpResponse &response, QByteArray outcome)

@@ -60,7 +60,8 @@ public:
     void stopListening();
 
 Q_SIGNALS:
-    // Emitted when a request has been read (status 0), for observers that show work in progress.
+    // Emitted when a request starts waiting for a computation (status 0), for observers that show
+    // work in progress. Requests answered at once only emit requestFinished().
     void requestStarted(const Cachedash::RequestRecord &record);
     // Emitted after the answer is written (or dropped because the client left).
     void requestFinished(const Cachedash::RequestRecord &record);
@@ -88,6 +89,7 @@ private:
     QCoro::Task<> getReport(Context context, QString region);
     QCoro::Task<> refreshReport(Context context, QString region);
     QCoro::Task<> health(Context context);
+    void announceComputing(const Context &context);
     void respond(Context &context, const HttpResponse &response, QByteArray outcome = {});
     void write(QTcpSocket *socket, quint64 sequence, QByteArray bytes, bool close);
 

@@ -12,8 +12,8 @@
 namespace Cachedash {
 
 namespace {
-constexpr int MaxPointsPerSeries = 3000;
-constexpr int MaxPointsPerBatch = 200;
+constexpr int MaxPointsPerSeries = 1500;
+constexpr int MaxPointsPerBatch = 120;
 
 QScatterSeries *makeSeries(
     const QString &name, const QColor &color, QScatterSeries::MarkerShape shape, qreal size)

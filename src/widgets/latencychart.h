@@ -13,8 +13,8 @@ class QScatterSeries;
 namespace Cachedash {
 
 // Each request as a point, latency on a logarithmic axis (so a 2 ms hit and a 1500 ms miss share
-// one chart), over the last two minutes. Points arrive in batches; each series keeps at most a few
-// thousand, so a flood of requests is sampled rather than piled up.
+// one chart), over the last two minutes. Points arrive in batches; each series keeps at most 1,500,
+// so a flood of requests is sampled rather than piled up.
 class LatencyChart : public QWidget
 {
     Q_OBJECT

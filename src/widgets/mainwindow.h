@@ -3,6 +3,7 @@
 
 #include "dashboardsnapshot.h"
 #include "eventloopprobe.h"
+#include "latencychart.h"
 #include "latencystats.h"
 #include "requestlogmodel.h"
 
@@ -74,6 +75,8 @@ private:
     QTimer m_tick;
     LatencyStats m_latency;
     EventLoopProbe m_probe;
+    QList<LatencyChart::Point> m_pendingPoints; // shown on the chart a few times a second
+    int m_ticks = 0;
     DashboardSnapshot m_snapshot;
     QElapsedTimer m_sinceSnapshot;
     bool m_haveSnapshot = false;
