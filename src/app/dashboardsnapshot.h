@@ -19,7 +19,8 @@ struct DashboardSnapshot
     qint64 freshTtlSeconds = 30; // the configured TTL, for the bar's scale
     QString limiterClient;
     QByteArray limiterKey;
-    QList<qint64> limiterEntries; // admission times (ms, Redis clock), oldest first
+    QList<qint64> limiterEntries; // admission times (ms, Redis clock), oldest first; at most ~100
+    qint64 limiterCount = 0; // entries in the sorted set (ZCARD), which can exceed the list
     qint64 redisNowMs = 0;
     int limit = 5;
     qint64 windowMs = 10000;

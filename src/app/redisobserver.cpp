@@ -68,19 +68,35 @@ QCoro::Task<> RedisObserver::poll()
     s.redisState = stateName(redis.state());
     if (redis.isReady()) {
         RedisPendingReply ttl = redis.pttl(s.reportKey);
-        RedisPendingReply entries = redis.command(
-            {QByteArrayLiteral("ZRANGE"), s.limiterKey, "0", "-1", QByteArrayLiteral("WITHSCORES")});
+        // The oldest entry (it leaves next) and the newest hundred: a permissive limiter under load
+        // can hold hundreds of thousands, and neither Redis nor the picture needs them all.
+        RedisPendingReply count = redis.command({QByteArrayLiteral("ZCARD"), s.limiterKey});
+        RedisPendingReply oldest = redis.command(
+            {QByteArrayLiteral("ZRANGE"), s.limiterKey, "0", "0", QByteArrayLiteral("WITHSCORES")});
+        RedisPendingReply newest = redis.command(
+            {QByteArrayLiteral("ZRANGE"), s.limiterKey, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
         RedisPendingReply time = redis.time();
         const RedisReply ttlReply = co_await ttl;
-        const RedisReply entriesReply = co_await entries;
+        const RedisReply countReply = co_await count;
+        const RedisReply oldestReply = co_await oldest;
+        const RedisReply newestReply = co_await newest;
         const RedisReply timeReply = co_await time;
-        if (ttlReply.isInteger() && entriesReply.isArray() && timeReply.isArray()
-            && timeReply.elements().size() == 2) {
+        if (ttlReply.isInteger() && countReply.isInteger() && oldestReply.isArray() && newestReply.isArray()
+            && timeReply.isArray() && timeReply.elements().size() == 2) {
             s.redisAnswered = true;
             s.reportPttlMs = ttlReply.toInteger();
-            const auto &e = entriesReply.elements();
-            for (size_t i = 1; i < e.size(); i += 2)
-                s.limiterEntries.append(qint64(e[i].bytes().toDouble()));
+            s.limiterCount = countReply.toInteger();
+            auto scores = [](const RedisReply &reply) {
+                QList<qint64> out;
+                const auto &e = reply.elements();
+                for (size_t i = 1; i < e.size(); i += 2)
+                    out.append(qint64(e[i].bytes().toDouble()));
+                return out;
+            };
+            s.limiterEntries = scores(newestReply);
+            const QList<qint64> first = scores(oldestReply);
+            if (s.limiterCount > s.limiterEntries.size() && !first.isEmpty())
+                s.limiterEntries.prepend(first.first());
             s.redisNowMs = timeReply.elements()[0].bytes().toLongLong() * 1000
                 + timeReply.elements()[1].bytes().toLongLong() / 1000;
         }

@@ -19,9 +19,10 @@ QSize LimiterWindowWidget::sizeHint() const
 }
 
 void LimiterWindowWidget::setWindow(
-    const QList<qint64> &entries, qint64 redisNowMs, int limit, qint64 windowMs)
+    const QList<qint64> &entries, qint64 total, qint64 redisNowMs, int limit, qint64 windowMs)
 {
     m_entries = entries;
+    m_total = std::max<qint64>(total, entries.size());
     m_redisNowMs = redisNowMs;
     m_limit = limit;
     m_windowMs = std::max<qint64>(windowMs, 1);
@@ -37,10 +38,13 @@ qint64 LimiterWindowWidget::nowMs() const
 int LimiterWindowWidget::used() const
 {
     const qint64 now = nowMs();
-    int n = 0;
+    int expired = 0;
     for (qint64 t : m_entries)
-        n += t > now - m_windowMs;
-    return n;
+        expired += t <= now - m_windowMs;
+    // When only the oldest and the newest entries are listed, the unlisted ones lie between them.
+    if (m_total > m_entries.size() && expired > 1)
+        return int(std::max<qint64>(0, m_entries.size() - expired));
+    return int(m_total - expired);
 }
 
 qint64 LimiterWindowWidget::nextSlotInMs() const

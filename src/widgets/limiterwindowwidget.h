@@ -17,8 +17,9 @@ class LimiterWindowWidget : public QWidget
 public:
     explicit LimiterWindowWidget(QWidget *parent = nullptr);
 
-    // Entries are admission times in ms by Redis's clock, `redisNowMs` that clock when read.
-    void setWindow(const QList<qint64> &entries, qint64 redisNowMs, int limit, qint64 windowMs);
+    // Entries are admission times in ms by Redis's clock (oldest first, possibly only the oldest and
+    // the newest of `total`), `redisNowMs` that clock when read.
+    void setWindow(const QList<qint64> &entries, qint64 total, qint64 redisNowMs, int limit, qint64 windowMs);
 
     // Redis's "now", moved on by the time since the last snapshot.
     qint64 nowMs() const;
@@ -34,6 +35,7 @@ protected:
 
 private:
     QList<qint64> m_entries;
+    qint64 m_total = 0;
     qint64 m_redisNowMs = 0;
     QElapsedTimer m_sinceSnapshot;
     int m_limit = 5;

@@ -312,8 +312,8 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
     m_snapshot = snapshot;
     m_haveSnapshot = true;
     m_sinceSnapshot.restart();
-    m_ui->limiterView->setWindow(
-        snapshot.limiterEntries, snapshot.redisNowMs, snapshot.limit, snapshot.windowMs);
+    m_ui->limiterView->setWindow(snapshot.limiterEntries, snapshot.limiterCount, snapshot.redisNowMs,
+        snapshot.limit, snapshot.windowMs);
     m_ui->limiterKeyLabel->setText(tr("Key <code>%1</code> (this window's client)")
                                        .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped()));
     const QString state = snapshot.redisState;
