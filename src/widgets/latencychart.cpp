@@ -87,21 +87,15 @@ QScatterSeries *LatencyChart::seriesFor(Kind kind) const
 
 void LatencyChart::addPoints(const QList<Point> &points)
 {
-    QList<QPointF> batches[4];
     // Under a flood, keep an even sample of the batch.
     const qsizetype step = std::max<qsizetype>(1, points.size() / MaxPointsPerBatch);
     for (qsizetype i = 0; i < points.size(); i += step) {
         const Point &p = points[i];
-        batches[int(p.kind)].append(QPointF(double(p.msSinceEpoch), std::clamp(p.latencyMs, 0.1, 10000.0)));
+        m_points[int(p.kind)].append(QPointF(double(p.msSinceEpoch), std::clamp(p.latencyMs, 0.1, 10000.0)));
     }
-    for (int k = 0; k < 4; ++k) {
-        if (batches[k].isEmpty())
-            continue;
-        QScatterSeries *series = seriesFor(Kind(k));
-        series->append(batches[k]);
-        const int excess = series->count() - MaxPointsPerSeries;
-        if (excess > 0)
-            series->removePoints(0, excess);
+    for (QList<QPointF> &list : m_points) {
+        if (list.size() > MaxPointsPerSeries)
+            list.remove(0, list.size() - MaxPointsPerSeries);
     }
 }
 
@@ -109,13 +103,22 @@ void LatencyChart::advance(qint64 now)
 {
     m_time->setRange(QDateTime::fromMSecsSinceEpoch(now - m_spanMs), QDateTime::fromMSecsSinceEpoch(now));
     const double oldest = double(now - m_spanMs);
-    for (QScatterSeries *series : {m_hits, m_misses, m_limited, m_other}) {
-        int stale = 0;
-        const int n = series->count();
-        while (stale < n && series->at(stale).x() < oldest)
+    for (QList<QPointF> &list : m_points) {
+        qsizetype stale = 0;
+        while (stale < list.size() && list[stale].x() < oldest)
             ++stale;
-        if (stale > 0)
-            series->removePoints(0, stale);
+        list.remove(0, stale);
+    }
+    publish();
+}
+
+void LatencyChart::publish()
+{
+    for (int k = 0; k < 4; ++k) {
+        QScatterSeries *series = seriesFor(Kind(k));
+        if (series->count() != m_points[k].size()
+            || (!m_points[k].isEmpty() && series->at(series->count() - 1) != m_points[k].last()))
+            series->replace(m_points[k]);
     }
 }
 

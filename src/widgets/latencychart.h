@@ -37,6 +37,7 @@ public:
 
 private:
     QScatterSeries *seriesFor(Kind kind) const;
+    void publish();
 
     QChart *m_chart = nullptr;
     QChartView *m_view = nullptr;
@@ -47,6 +48,9 @@ private:
     QScatterSeries *m_limited = nullptr;
     QScatterSeries *m_other = nullptr;
     qint64 m_spanMs = 120000;
+    // The points of each series, handed over with replace(): QScatterSeries::append() re-styles
+    // every marker for each point added, which is quadratic.
+    QList<QPointF> m_points[4];
 };
 
 } // namespace Cachedash
