@@ -2,6 +2,7 @@
 #include "redisobserver.h"
 
 #include "redisclient.h"
+#include "redissubscriber.h"
 #include "reportcache.h"
 #include "reportsource.h"
 #include "service.h"
@@ -30,6 +31,64 @@ RedisObserver::RedisObserver(Service &service, QObject *parent)
     m_timer.setInterval(100);
     connect(&m_timer, &QTimer::timeout, this, [this] { poll(); });
     m_timer.start();
+    enableNotifications();
+}
+
+RedisObserver::~RedisObserver() = default;
+
+void RedisObserver::setPollInterval(milliseconds interval)
+{
+    m_timer.setInterval(interval);
+}
+
+bool RedisObserver::notificationsActive() const
+{
+    return m_subscriber && m_subscriber->isSubscribed();
+}
+
+QCoro::Task<> RedisObserver::enableNotifications()
+{
+    // Keyspace notifications for report keys: K (keyspace channel), g (DEL, EXPIRE), x (expired),
+    // $ (SET). The server's other flags are kept. A server that refuses CONFIG (managed Redis, ACLs)
+    // is simply polled.
+    RedisClient &redis = m_service.redis();
+    RedisPendingReply current = redis.configGet(QByteArrayLiteral("notify-keyspace-events"));
+    const RedisReply flags = co_await current;
+    if (!flags.isArray() || flags.elements().size() != 2) {
+        qInfo().noquote() << "keyspace notifications unavailable (" << flags.errorText()
+                          << "); polling Redis instead";
+        co_return;
+    }
+    QByteArray wanted = flags.elements()[1].bytes();
+    const bool all = wanted.contains('A');
+    for (char flag : {'K', 'g', 'x', '$'}) {
+        if (!wanted.contains(flag) && !(all && flag != 'K'))
+            wanted += flag;
+    }
+    if (wanted != flags.elements()[1].bytes()) {
+        RedisPendingReply set = redis.configSet(QByteArrayLiteral("notify-keyspace-events"), wanted);
+        const RedisReply done = co_await set;
+        if (!done.isOk()) {
+            qInfo().noquote() << "keyspace notifications unavailable (" << done.errorText()
+                              << "); polling Redis instead";
+            co_return;
+        }
+    }
+    m_channelPrefix = QByteArrayLiteral("__keyspace@") + QByteArray::number(redis.url().database)
+        + QByteArrayLiteral("__:");
+    m_subscriber = std::make_unique<RedisSubscriber>(redis.url());
+    connect(m_subscriber.get(), &RedisSubscriber::message, this,
+        [this](
+            const QByteArray &, const QByteArray &channel, const QByteArray &) { onNotification(channel); });
+    m_subscriber->psubscribe(m_channelPrefix + QByteArrayLiteral("report:*"));
+    m_subscriber->open();
+}
+
+void RedisObserver::onNotification(const QByteArray &channel)
+{
+    if (channel.size() > m_channelPrefix.size()
+        && channel.mid(m_channelPrefix.size()) == ReportCache::keyFor(m_region))
+        pollSoon();
 }
 
 void RedisObserver::setRegion(const QString &region)

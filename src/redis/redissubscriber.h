@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "redisurl.h"
+
+#include <QByteArrayList>
+#include <QObject>
+#include <QTimer>
+
+struct redisAsyncContext;
+
+namespace Cachedash {
+
+// A second connection, in subscribe mode, for Redis pub/sub messages (keyspace notifications among
+// them): PSUBSCRIBE patterns, and every message as a signal. It reconnects by itself (every
+// second) and subscribes again. Lives on one thread, like RedisClient.
+class RedisSubscriber : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit RedisSubscriber(RedisUrl url, QObject *parent = nullptr);
+    ~RedisSubscriber() override;
+
+    // Remembered: subscribed now if connected, and again after every reconnect.
+    void psubscribe(const QByteArray &pattern);
+    void open();
+    void close();
+    bool isSubscribed() const { return m_subscribed; }
+
+Q_SIGNALS:
+    void message(const QByteArray &pattern, const QByteArray &channel, const QByteArray &payload);
+    void subscribedChanged(bool subscribed);
+
+private:
+    void connectNow();
+    void sendSubscriptions();
+    void dropped();
+    void setSubscribed(bool subscribed);
+
+    static void onConnect(const redisAsyncContext *context, int status);
+    static void onDisconnect(const redisAsyncContext *context, int status);
+    static void onReply(redisAsyncContext *context, void *reply, void *privdata);
+
+    RedisUrl m_url;
+    redisAsyncContext *m_context = nullptr;
+    QByteArrayList m_patterns;
+    QTimer m_retry;
+    quint64 m_writes = 0;
+    bool m_open = false;
+    bool m_subscribed = false;
+};
+
+} // namespace Cachedash
