@@ -38,11 +38,6 @@ public:
             waiter.resume();
     }
 
-    int waiting() const { return int(m_waiters.size()); }
-
-    // Set when a refresh invalidated the region while this flight ran: nobody new may join it.
-    bool invalidated = false;
-
 private:
     std::optional<T> m_result;
     std::vector<std::coroutine_handle<>> m_waiters;

@@ -257,8 +257,7 @@ QCoro::Task<> ReportCache::revalidateInBackground(QString region)
 QCoro::Task<std::optional<ReportCache::Invalidation>> ReportCache::invalidate(QString region)
 {
     // Requests from now on must not join a computation that began before the refresh.
-    if (const auto flight = m_flights.take(region))
-        flight->invalidated = true;
+    m_flights.remove(region);
     RedisPendingReply reportDeleted = m_redis.del({keyFor(region)});
     RedisPendingReply leaseDeleted = m_redis.del({leaseKeyFor(region)});
     const RedisReply report = co_await reportDeleted;

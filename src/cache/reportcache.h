@@ -110,8 +110,6 @@ public:
     };
     QCoro::Task<std::optional<Invalidation>> invalidate(QString region);
 
-    int flightsInProgress() const { return int(m_flights.size()); }
-
 private:
     using Flight = detail::Flight<CacheFill>;
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "reportsource.h"
 
-#include <QElapsedTimer>
-
 using namespace std::chrono;
 
 namespace Cachedash {
@@ -32,15 +30,10 @@ QCoro::Task<std::optional<Report>> ReportSource::compute(QString region)
     if (m_sleeper.isCancelled())
         co_return std::nullopt;
     ++m_computations;
-    QElapsedTimer timer;
-    timer.start();
-    Q_EMIT computationStarted(region);
     ++m_inFlight;
     Sleeper::Wait wait = m_sleeper.sleep(m_delay);
     const bool elapsed = co_await wait;
     --m_inFlight;
-    const milliseconds took(timer.elapsed());
-    Q_EMIT computationFinished(region, took);
     if (!elapsed)
         co_return std::nullopt;
     co_return Report::compute(region, QDateTime::currentDateTimeUtc());

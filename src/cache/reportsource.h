@@ -38,10 +38,6 @@ public:
     // The source's clock: every timed wait in the cache layer uses it, so shutdown() ends them all.
     Sleeper &sleeper() { return m_sleeper; }
 
-Q_SIGNALS:
-    void computationStarted(const QString &region);
-    void computationFinished(const QString &region, std::chrono::milliseconds took);
-
 private:
     std::chrono::milliseconds m_delay;
     Sleeper m_sleeper;

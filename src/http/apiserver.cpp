@@ -314,18 +314,22 @@ QCoro::Task<> ApiServer::health(Context context)
                     + jsonString(pong.errorText()) + '}'));
 }
 
-void ApiServer::announceComputing(const Context &context)
+RequestRecord ApiServer::recordOf(const Context &context)
 {
-    static const QMetaMethod startedSignal = QMetaMethod::fromSignal(&ApiServer::requestStarted);
-    if (!isSignalConnected(startedSignal))
-        return;
     RequestRecord record;
     record.id = context.id;
     record.startedMsSinceEpoch = context.startedMs;
     record.client = context.client;
     record.method = context.methodName;
     record.path = displayPath(context.rawPath);
-    Q_EMIT requestStarted(record);
+    return record;
+}
+
+void ApiServer::announceComputing(const Context &context)
+{
+    static const QMetaMethod startedSignal = QMetaMethod::fromSignal(&ApiServer::requestStarted);
+    if (isSignalConnected(startedSignal))
+        Q_EMIT requestStarted(recordOf(context));
 }
 
 void ApiServer::respond(Context &context, const HttpResponse &response, QByteArray outcome)
@@ -343,12 +347,7 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
     const bool observed = isSignalConnected(finishedSignal);
     if (!observed && !m_accessLog)
         return;
-    RequestRecord record;
-    record.id = context.id;
-    record.startedMsSinceEpoch = context.startedMs;
-    record.client = context.client;
-    record.method = context.methodName;
-    record.path = displayPath(context.rawPath);
+    RequestRecord record = recordOf(context);
     record.status = response.status;
     record.outcome = outcome;
     record.latencyMs = double(context.timer.nsecsElapsed()) / 1e6;

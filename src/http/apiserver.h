@@ -89,6 +89,7 @@ private:
     QCoro::Task<> getReport(Context context, QString region);
     QCoro::Task<> refreshReport(Context context, QString region);
     QCoro::Task<> health(Context context);
+    static RequestRecord recordOf(const Context &context);
     void announceComputing(const Context &context);
     void respond(Context &context, const HttpResponse &response, QByteArray outcome = {});
     void write(QTcpSocket *socket, quint64 sequence, QByteArray bytes, bool close);

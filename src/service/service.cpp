@@ -120,11 +120,6 @@ void Service::shutdown()
         m_privateRedis->stop();
 }
 
-QHostAddress Service::address() const
-{
-    return m_options.bindAddress;
-}
-
 QString Service::baseUrl() const
 {
     QHostAddress shown = m_options.bindAddress;

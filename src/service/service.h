@@ -39,7 +39,6 @@ public:
     void shutdown();
 
     QString errorString() const { return m_error; }
-    QHostAddress address() const;
     quint16 port() const { return m_port; }
     // http://127.0.0.1:8000
     QString baseUrl() const;

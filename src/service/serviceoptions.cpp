@@ -9,13 +9,6 @@ namespace Cachedash {
 
 namespace {
 
-QCommandLineOption opt(const QString &name, const QString &description, const QString &valueName = {},
-    const QString &defaultValue = {})
-{
-    QCommandLineOption o(name, description, valueName, defaultValue);
-    return o;
-}
-
 bool readInt(const QCommandLineParser &parser, const QString &name, qint64 min, qint64 max, qint64 &out,
     QString *error)
 {
@@ -40,48 +33,48 @@ bool readInt(const QCommandLineParser &parser, const QString &name, qint64 min, 
 
 void ServiceOptions::addTo(QCommandLineParser &parser)
 {
-    parser.addOption(
-        opt(QStringLiteral("headless"), QStringLiteral("Run the HTTP service without a window.")));
-    parser.addOption(opt(QStringLiteral("bind"), QStringLiteral("Address to listen on (default 127.0.0.1)."),
-        QStringLiteral("address")));
-    parser.addOption(opt(QStringLiteral("port"),
+    parser.addOption(QCommandLineOption(
+        QStringLiteral("headless"), QStringLiteral("Run the HTTP service without a window.")));
+    parser.addOption(QCommandLineOption(QStringLiteral("bind"),
+        QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address")));
+    parser.addOption(QCommandLineOption(QStringLiteral("port"),
         QStringLiteral("Port to listen on; 0 picks a free one (default 8000)."), QStringLiteral("port")));
-    parser.addOption(opt(QStringLiteral("redis-url"),
+    parser.addOption(QCommandLineOption(QStringLiteral("redis-url"),
         QStringLiteral("Redis to use: redis://[[user]:password@]host[:port][/db] or "
                        "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
                        "also REDIS_URL or CACHEDASH_REDIS_URL)."),
         QStringLiteral("url")));
-    parser.addOption(opt(QStringLiteral("private-redis"),
+    parser.addOption(QCommandLineOption(QStringLiteral("private-redis"),
         QStringLiteral("Start a private redis-server (loopback, no persistence) instead of using one. "
                        "This happens anyway when no URL is given and nothing answers at "
                        "redis://127.0.0.1:6379.")));
-    parser.addOption(opt(QStringLiteral("redis-timeout-ms"),
+    parser.addOption(QCommandLineOption(QStringLiteral("redis-timeout-ms"),
         QStringLiteral("Timeout of each Redis command in milliseconds (default 1000)."),
         QStringLiteral("ms")));
-    parser.addOption(opt(QStringLiteral("report-delay-ms"),
+    parser.addOption(QCommandLineOption(QStringLiteral("report-delay-ms"),
         QStringLiteral("How long the simulated report computation takes (default 1500)."),
         QStringLiteral("ms")));
-    parser.addOption(opt(QStringLiteral("cache-ttl"),
+    parser.addOption(QCommandLineOption(QStringLiteral("cache-ttl"),
         QStringLiteral("Seconds a cached report lives (default 30)."), QStringLiteral("seconds")));
-    parser.addOption(opt(QStringLiteral("cache-ttl-jitter"),
+    parser.addOption(QCommandLineOption(QStringLiteral("cache-ttl-jitter"),
         QStringLiteral("Add a random 0 to SECONDS to each report's TTL, so that reports "
                        "written together do not expire together (default 0)."),
         QStringLiteral("seconds")));
-    parser.addOption(opt(QStringLiteral("stale-while-revalidate"),
+    parser.addOption(QCommandLineOption(QStringLiteral("stale-while-revalidate"),
         QStringLiteral("For SECONDS after a report expires, serve it (X-Cache: STALE) while one "
                        "background recomputation runs (default 0: off)."),
         QStringLiteral("seconds")));
-    parser.addOption(opt(QStringLiteral("rate-limit"),
+    parser.addOption(QCommandLineOption(QStringLiteral("rate-limit"),
         QStringLiteral("Requests admitted per client per window (default 5)."), QStringLiteral("n")));
-    parser.addOption(opt(QStringLiteral("rate-window"),
+    parser.addOption(QCommandLineOption(QStringLiteral("rate-window"),
         QStringLiteral("Length of the sliding window in seconds (default 10)."), QStringLiteral("seconds")));
-    parser.addOption(opt(QStringLiteral("rate-limit-on-error"),
+    parser.addOption(QCommandLineOption(QStringLiteral("rate-limit-on-error"),
         QStringLiteral("What the limiter does when Redis cannot answer: allow (default) or deny."),
         QStringLiteral("allow|deny")));
-    parser.addOption(opt(QStringLiteral("trusted-proxy"),
+    parser.addOption(QCommandLineOption(QStringLiteral("trusted-proxy"),
         QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
         QStringLiteral("cidr")));
-    parser.addOption(opt(QStringLiteral("access-log"),
+    parser.addOption(QCommandLineOption(QStringLiteral("access-log"),
         QStringLiteral("Log one line per request: on or off (default on when headless)."),
         QStringLiteral("on|off")));
 }

@@ -5,6 +5,7 @@
 #include "service.h"
 #include "testhttp.h"
 #include "testredisserver.h"
+#include "testserviceoptions.h"
 
 #include <QDateTime>
 #include <QJsonDocument>
@@ -76,14 +77,7 @@ void tst_ApiServer::initTestCase()
 
 ServiceOptions tst_ApiServer::defaults() const
 {
-    ServiceOptions o;
-    o.redisUrl = RedisUrl::parse(m_redis.url()).value();
-    o.redisUrlGiven = true;
-    o.port = 0;
-    o.reportDelay = 200ms;
-    o.trustedProxies = {QStringLiteral("127.0.0.1")};
-    o.accessLog = false;
-    return o;
+    return Cachedash::Test::testServiceOptions(m_redis);
 }
 
 std::unique_ptr<Service> tst_ApiServer::startService(ServiceOptions options)

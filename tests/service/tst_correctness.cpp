@@ -10,6 +10,7 @@
 #include "service.h"
 #include "testhttp.h"
 #include "testredisserver.h"
+#include "testserviceoptions.h"
 
 #include <QElapsedTimer>
 #include <QJsonDocument>
@@ -81,14 +82,7 @@ void tst_Correctness::init()
 
 ServiceOptions tst_Correctness::options() const
 {
-    ServiceOptions o;
-    o.redisUrl = RedisUrl::parse(m_redis.url()).value();
-    o.redisUrlGiven = true;
-    o.port = 0;
-    o.reportDelay = 200ms;
-    o.trustedProxies = {QStringLiteral("127.0.0.1")};
-    o.accessLog = false;
-    return o;
+    return Cachedash::Test::testServiceOptions(m_redis);
 }
 
 std::unique_ptr<Service> tst_Correctness::start(ServiceOptions options)
