@@ -31,9 +31,12 @@ QCoro::Task<std::optional<Report>> ReportSource::compute(QString region)
         co_return std::nullopt;
     ++m_computations;
     ++m_inFlight;
+    const auto started = std::chrono::steady_clock::now();
     Sleeper::Wait wait = m_sleeper.sleep(m_delay);
     const bool elapsed = co_await wait;
     --m_inFlight;
+    if (elapsed)
+        m_times.observe(std::chrono::steady_clock::now() - started);
     if (!elapsed)
         co_return std::nullopt;
     co_return Report::compute(region, QDateTime::currentDateTimeUtc());

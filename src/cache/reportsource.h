@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "histogram.h"
 #include "report.h"
 #include "sleeper.h"
 
@@ -31,6 +32,7 @@ public:
     // Computations under way.
     int inFlight() const { return m_inFlight; }
     quint64 computations() const { return m_computations; }
+    const Histogram &computationTimes() const { return m_times; }
 
     // Ends every computation in flight at once (they yield nothing) and refuses new ones.
     void shutdown();
@@ -43,6 +45,7 @@ private:
     Sleeper m_sleeper;
     quint64 m_computations = 0;
     int m_inFlight = 0;
+    Histogram m_times;
 };
 
 } // namespace Cachedash

@@ -36,6 +36,7 @@ struct ApiServer::Context
     QByteArray ifNoneMatch;
     bool head = false;
     bool close = false;
+    Route route = Route::Other;
     qint64 startedMs = 0;
     QElapsedTimer timer;
     bool answered = false;
@@ -165,17 +166,28 @@ void ApiServer::dispatch(Context context)
         respond(context, r);
     };
 
-    if (n == 2 && (segments[1] == "livez" || segments[1] == "healthz")) {
+    if (n == 2 && (segments[1] == "livez" || segments[1] == "healthz" || segments[1] == "metrics")) {
+        context.route = segments[1] == "livez" ? Route::Livez
+            : segments[1] == "healthz"         ? Route::Healthz
+                                               : Route::Metrics;
         if (!isGet)
             return notAllowed("GET, HEAD");
-        if (segments[1] == "livez")
+        if (context.route == Route::Livez)
             return respond(context, HttpResponse::json(200, QByteArrayLiteral("{\"status\":\"ok\"}")));
+        if (context.route == Route::Metrics) {
+            HttpResponse r;
+            r.body = renderMetrics();
+            r.addHeader(QByteArrayLiteral("Content-Type"),
+                QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"));
+            return respond(context, r);
+        }
         health(std::move(context));
         return;
     }
     const bool report = n == 3 && segments[1] == "reports";
     const bool refresh = n == 4 && segments[1] == "reports" && segments[3] == "refresh";
     if (report || refresh) {
+        context.route = report ? Route::Reports : Route::Refresh;
         if (report && !isGet)
             return notAllowed("GET, HEAD");
         if (refresh && context.method != M::Post)
@@ -301,6 +313,94 @@ QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
     respond(context, HttpResponse::json(200, body + '}'));
 }
 
+QByteArray ApiServer::renderMetrics() const
+{
+    static const char *const routeNames[] = {"reports", "refresh", "healthz", "livez", "metrics", "other"};
+    QByteArray out;
+    out.reserve(8192);
+    auto metric = [&out](const char *name, const char *type, const char *help) {
+        out += QByteArrayLiteral("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n';
+    };
+    auto line = [&out](const QByteArray &name, const QByteArray &labels, double value) {
+        out += name;
+        if (!labels.isEmpty())
+            out += '{' + labels + '}';
+        out += ' ' + QByteArray::number(value, 'g', 15) + '\n';
+    };
+
+    metric("cachedash_http_requests_total", "counter", "HTTP answers by route and status.");
+    for (size_t r = 0; r < m_answers.size(); ++r) {
+        QList<int> statuses = m_answers[r].keys();
+        std::sort(statuses.begin(), statuses.end());
+        for (int status : statuses)
+            line("cachedash_http_requests_total",
+                QByteArrayLiteral("route=\"") + routeNames[r] + "\",status=\"" + QByteArray::number(status)
+                    + '"',
+                double(m_answers[r].value(status)));
+    }
+    metric("cachedash_http_request_duration_seconds", "histogram",
+        "Time from reading a request to writing its answer.");
+    for (size_t r = 0; r < m_durations.size(); ++r) {
+        if (m_durations[r].count() > 0)
+            out += m_durations[r].render("cachedash_http_request_duration_seconds",
+                QByteArrayLiteral("route=\"") + routeNames[r] + '"');
+    }
+    metric("cachedash_http_requests_in_flight", "gauge", "Requests read and not answered yet.");
+    line("cachedash_http_requests_in_flight", {}, m_inFlight);
+
+    metric("cachedash_cache_requests_total", "counter", "Report requests by cache outcome.");
+    for (const char *outcome : {"HIT", "MISS", "STALE", "BYPASS", "LIMITED", "ERROR"})
+        line("cachedash_cache_requests_total",
+            QByteArrayLiteral("outcome=\"") + QByteArray(outcome).toLower() + '"',
+            double(m_outcomes.value(outcome)));
+    const ReportCache::Counters &cache = m_c.cache.counters();
+    metric("cachedash_cache_writes_total", "counter", "Reports stored in Redis.");
+    line("cachedash_cache_writes_total", {}, double(cache.writes));
+    metric(
+        "cachedash_cache_writes_discarded_total", "counter", "Computations whose write a refresh cancelled.");
+    line("cachedash_cache_writes_discarded_total", {}, double(cache.writesDiscarded));
+    metric("cachedash_cache_shared_total", "counter", "Misses answered by another request's computation.");
+    line("cachedash_cache_shared_total", {}, double(cache.shared));
+    metric("cachedash_cache_corrupt_entries_total", "counter", "Invalid values found under report keys.");
+    line("cachedash_cache_corrupt_entries_total", {}, double(cache.corrupt));
+    metric("cachedash_cache_revalidations_total", "counter", "Background recomputations of stale reports.");
+    line("cachedash_cache_revalidations_total", {}, double(cache.revalidations));
+
+    metric("cachedash_report_computations_total", "counter", "Slow report computations started.");
+    line("cachedash_report_computations_total", {}, double(m_c.source.computations()));
+    metric("cachedash_report_computations_in_flight", "gauge", "Report computations under way.");
+    line("cachedash_report_computations_in_flight", {}, m_c.source.inFlight());
+    metric(
+        "cachedash_report_computation_duration_seconds", "histogram", "How long report computations took.");
+    out += m_c.source.computationTimes().render("cachedash_report_computation_duration_seconds");
+
+    const SlidingWindowLimiter::Counters &limiter = m_c.limiter.counters();
+    metric("cachedash_ratelimit_decisions_total", "counter",
+        "Limiter decisions: allowed, limited, or error (Redis could not decide).");
+    line("cachedash_ratelimit_decisions_total", QByteArrayLiteral("decision=\"allowed\""),
+        double(limiter.allowed));
+    line("cachedash_ratelimit_decisions_total", QByteArrayLiteral("decision=\"limited\""),
+        double(limiter.limited));
+    line("cachedash_ratelimit_decisions_total", QByteArrayLiteral("decision=\"error\""),
+        double(limiter.errors));
+
+    const RedisClient::Stats redis = m_c.redis.stats();
+    metric("cachedash_redis_up", "gauge", "1 while the Redis connection is ready.");
+    line("cachedash_redis_up", {}, m_c.redis.isReady() ? 1 : 0);
+    metric("cachedash_redis_commands_total", "counter", "Commands sent to Redis.");
+    line("cachedash_redis_commands_total", {}, double(redis.commands));
+    metric(
+        "cachedash_redis_writes_total", "counter", "Socket writes to Redis (pipelined commands share one).");
+    line("cachedash_redis_writes_total", {}, double(redis.writeEvents));
+    metric("cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.");
+    line("cachedash_redis_timeouts_total", {}, double(redis.timeouts));
+    metric("cachedash_redis_connects_total", "counter", "Redis connections that became ready.");
+    line("cachedash_redis_connects_total", {}, double(redis.connects));
+    metric("cachedash_redis_command_duration_seconds", "histogram", "Round-trip time of Redis commands.");
+    out += m_c.redis.roundTrips().render("cachedash_redis_command_duration_seconds");
+    return out;
+}
+
 QCoro::Task<> ApiServer::health(Context context)
 {
     RedisPendingReply ping = m_c.redis.ping();
@@ -343,6 +443,11 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
 
     if (outcome.isEmpty() && response.status >= 500)
         outcome = QByteArrayLiteral("ERROR");
+    const size_t route = size_t(context.route);
+    ++m_answers[route][response.status];
+    m_durations[route].observe(std::chrono::nanoseconds(context.timer.nsecsElapsed()));
+    if (!outcome.isEmpty())
+        ++m_outcomes[outcome];
     static const QMetaMethod finishedSignal = QMetaMethod::fromSignal(&ApiServer::requestFinished);
     const bool observed = isSignalConnected(finishedSignal);
     if (!observed && !m_accessLog)

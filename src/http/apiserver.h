@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "histogram.h"
 #include "httpresponse.h"
 #include "requestrecord.h"
 
@@ -13,6 +14,7 @@
 
 #include <qcoro/qcorotask.h>
 
+#include <array>
 #include <map>
 
 Q_DECLARE_LOGGING_CATEGORY(lcHttp)
@@ -32,6 +34,7 @@ class SlidingWindowLimiter;
 //   POST /reports/{region}/refresh   invalidates the cached report
 //   GET  /healthz                    200 when Redis answers, 503 otherwise
 //   GET  /livez                      200 while the process serves
+//   GET  /metrics                    counters and histograms, Prometheus text format
 // Unknown paths get a JSON 404, known paths with another method a JSON 405 with Allow.
 //
 // Every request gets exactly one answer, written in request order on its connection, and never
@@ -71,6 +74,8 @@ protected:
     void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
 
 private:
+    // The routes, as counted in /metrics.
+    enum class Route { Reports, Refresh, Healthz, Livez, Metrics, Other, Count };
     struct Context;
     struct Connection
     {
@@ -89,6 +94,7 @@ private:
     QCoro::Task<> getReport(Context context, QString region);
     QCoro::Task<> refreshReport(Context context, QString region);
     QCoro::Task<> health(Context context);
+    QByteArray renderMetrics() const;
     static RequestRecord recordOf(const Context &context);
     void announceComputing(const Context &context);
     void respond(Context &context, const HttpResponse &response, QByteArray outcome = {});
@@ -99,6 +105,10 @@ private:
     quint64 m_requestIds = 0;
     int m_inFlight = 0;
     bool m_accessLog = false;
+    // Per route: answers by status, and how long they took.
+    std::array<QHash<int, quint64>, size_t(Route::Count)> m_answers;
+    std::array<Histogram, size_t(Route::Count)> m_durations;
+    QHash<QByteArray, quint64> m_outcomes; // HIT, MISS, STALE, BYPASS, LIMITED, ERROR
 };
 
 } // namespace Cachedash

@@ -54,6 +54,7 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
     const auto &e = reply.elements();
     if (!reply.isArray() || e.size() != 4 || !e[0].isInteger() || !e[1].isInteger() || !e[2].isInteger()) {
         decision.failed = true;
+        ++m_counters.errors;
         decision.allowed = m_onError == OnError::Allow;
         decision.remaining = decision.allowed ? limit : 0;
         decision.nextSlot = m_window;
@@ -70,6 +71,7 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
     if (std::exchange(m_failing, false))
         qCInfo(lcRateLimit) << "limiter available again";
     decision.allowed = e[0].toInteger() == 1;
+    ++(decision.allowed ? m_counters.allowed : m_counters.limited);
     decision.remaining = int(std::max<qint64>(0, e[1].toInteger()));
     decision.nextSlot = milliseconds(std::max<qint64>(0, e[2].toInteger()));
     co_return decision;

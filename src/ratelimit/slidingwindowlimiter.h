@@ -55,6 +55,14 @@ public:
     // "5;w=10", for the RateLimit-Policy header.
     QByteArray policy() const;
 
+    struct Counters
+    {
+        quint64 allowed = 0;
+        quint64 limited = 0;
+        quint64 errors = 0; // Redis could not decide (the failure policy decided)
+    };
+    const Counters &counters() const { return m_counters; }
+
 private:
     RedisClient &m_redis;
     RedisScript m_script;
@@ -64,6 +72,7 @@ private:
     QByteArray m_memberPrefix;
     quint64 m_sequence = 0;
     bool m_failing = false;
+    Counters m_counters;
 };
 
 } // namespace Cachedash

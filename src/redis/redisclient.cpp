@@ -286,7 +286,8 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
             contextError(m_context, QStringLiteral("the connection is closing"))));
         return RedisPendingReply(std::move(command));
     }
-    command->deadline = steady_clock::now() + m_options.commandTimeout;
+    command->issued = steady_clock::now();
+    command->deadline = command->issued + m_options.commandTimeout;
     m_inflight.push_back(command);
     ++m_stats.commands;
     ensureTicking();
@@ -302,8 +303,10 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
         if (it != m_inflight.end())
             m_inflight.erase(it);
     }
-    if (reply)
+    if (reply) {
         m_consecutiveTimeouts = 0;
+        m_roundTrips.observe(steady_clock::now() - command->issued);
+    }
     if (command->done)
         return; // a late reply to a timed-out command: dropped
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "histogram.h"
 #include "redispendingreply.h"
 #include "redisreply.h"
 #include "redisscript.h"
@@ -80,6 +81,8 @@ public:
     State state() const { return m_state; }
     bool isReady() const { return m_state == State::Ready; }
     Stats stats() const { return m_stats; }
+    // Time from sending a command to its reply, for commands that got one.
+    const Histogram &roundTrips() const { return m_roundTrips; }
     // The last connection error, empty once connected.
     QString lastError() const { return m_lastError; }
 
@@ -150,6 +153,7 @@ private:
     QString m_lastError;
     QString m_dropReason;
     Stats m_stats;
+    Histogram m_roundTrips;
 };
 
 } // namespace Cachedash

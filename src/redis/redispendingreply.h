@@ -22,6 +22,7 @@ struct PendingCommand : QSharedData
 
     RedisReply reply;
     std::coroutine_handle<> waiter;
+    std::chrono::steady_clock::time_point issued;
     std::chrono::steady_clock::time_point deadline;
     Role role = Role::User;
     bool done = false;

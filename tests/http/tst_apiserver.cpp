@@ -10,6 +10,7 @@
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTcpSocket>
 #include <QTest>
 
@@ -60,6 +61,7 @@ private Q_SLOTS:
     void clientLeavesDuringMiss();
     void healthFollowsRedis();
     void redisDownBypassesTheCache();
+    void metricsMoveWithTraffic();
 
 private:
     std::unique_ptr<Service> startService(ServiceOptions options = {});
@@ -417,6 +419,67 @@ void tst_ApiServer::redisDownBypassesTheCache()
     QCOMPARE(refresh.json().value(QLatin1String("invalidated")).toBool(true), false);
     QVERIFY(
         refresh.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("not invalidated")));
+}
+
+namespace {
+// Parses the Prometheus text format strictly: every line is a comment or `name{labels} value`.
+QHash<QString, double> parseMetrics(const QByteArray &text, bool *ok)
+{
+    static const QRegularExpression sample(
+        QStringLiteral("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? (-?[0-9.eE+-]+|\\+Inf|NaN)$"));
+    QHash<QString, double> values;
+    *ok = true;
+    for (const QByteArray &raw : text.split('\n')) {
+        const QString line = QString::fromUtf8(raw);
+        if (line.isEmpty() || line.startsWith(u'#'))
+            continue;
+        const QRegularExpressionMatch m = sample.match(line);
+        if (!m.hasMatch()) {
+            qWarning() << "not a sample line:" << line;
+            *ok = false;
+            continue;
+        }
+        values.insert(m.captured(1) + m.captured(2), m.captured(3).toDouble());
+    }
+    return values;
+}
+} // namespace
+
+void tst_ApiServer::metricsMoveWithTraffic()
+{
+    bool ok = false;
+    const HttpResult first = m_http->get(QStringLiteral("/metrics"));
+    QCOMPARE(first.status, 200);
+    QVERIFY(first.header("content-type").startsWith("text/plain; version=0.0.4"));
+    const QHash<QString, double> before = parseMetrics(first.body, &ok);
+    QVERIFY(ok);
+    QCOMPARE(before.value(QStringLiteral("cachedash_redis_up")), 1.0);
+
+    const HeaderList me = from("198.51.100.110");
+    for (int i = 0; i < 7; ++i)
+        m_http->get(QStringLiteral("/reports/metered"), me);
+    m_http->get(QStringLiteral("/nope"));
+    const QHash<QString, double> after = parseMetrics(m_http->get(QStringLiteral("/metrics")).body, &ok);
+    QVERIFY(ok);
+    auto delta = [&](const char *name) {
+        return after.value(QLatin1String(name)) - before.value(QLatin1String(name));
+    };
+    QCOMPARE(delta("cachedash_http_requests_total{route=\"reports\",status=\"200\"}"), 5.0);
+    QCOMPARE(delta("cachedash_http_requests_total{route=\"reports\",status=\"429\"}"), 2.0);
+    QCOMPARE(delta("cachedash_http_requests_total{route=\"other\",status=\"404\"}"), 1.0);
+    QCOMPARE(delta("cachedash_cache_requests_total{outcome=\"miss\"}"), 1.0);
+    QCOMPARE(delta("cachedash_cache_requests_total{outcome=\"hit\"}"), 4.0);
+    QCOMPARE(delta("cachedash_cache_requests_total{outcome=\"limited\"}"), 2.0);
+    QCOMPARE(delta("cachedash_report_computations_total"), 1.0);
+    QCOMPARE(delta("cachedash_cache_writes_total"), 1.0);
+    QCOMPARE(delta("cachedash_ratelimit_decisions_total{decision=\"allowed\"}"), 5.0);
+    QCOMPARE(delta("cachedash_ratelimit_decisions_total{decision=\"limited\"}"), 2.0);
+    QCOMPARE(delta("cachedash_http_request_duration_seconds_count{route=\"reports\"}"), 7.0);
+    QCOMPARE(after.value(QStringLiteral("cachedash_report_computation_duration_seconds_bucket{le=\"+Inf\"}")),
+        after.value(QStringLiteral("cachedash_report_computation_duration_seconds_count")));
+    QVERIFY(after.value(QStringLiteral("cachedash_report_computation_duration_seconds_sum")) >= 0.19);
+    QVERIFY(delta("cachedash_redis_commands_total") >= 7 * 3);
+    QVERIFY(after.value(QStringLiteral("cachedash_redis_command_duration_seconds_count")) > 0);
 }
 
 QTEST_GUILESS_MAIN(tst_ApiServer)

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void listensServesAndStops();
     void noDisplayMeansHeadless();
     void privateRedisStopsWithUs();
+    void credentialsNeverShow();
     void portInUse();
     void explicitRedisUnreachable();
     void invalidOptions_data();
@@ -128,6 +129,30 @@ void tst_Headless::privateRedisStopsWithUs()
     process.kill();
     QVERIFY(process.waitForFinished(3000));
     QTRY_VERIFY_WITH_TIMEOUT(!answers(), 3000);
+}
+
+void tst_Headless::credentialsNeverShow()
+{
+    const QString secret = QStringLiteral("s3cr3t-Pa55word");
+    TestRedisServer secured;
+    QVERIFY2(secured.start({QStringLiteral("--requirepass"), secret}), qPrintable(secured.errorString()));
+    QProcess process;
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+            QStringLiteral("--redis-url"),
+            QStringLiteral("redis://:%1@127.0.0.1:%2").arg(secret).arg(secured.port())});
+    QVERIFY(process.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
+    const QString base = QString::fromUtf8(process.readLine()).trimmed().section(u' ', 2);
+    TestHttp http{QUrl(base)};
+    QByteArray everything;
+    for (const char *path : {"/reports/secret", "/healthz", "/metrics", "/nope"})
+        everything += http.get(QString::fromLatin1(path)).body;
+    ::kill(pid_t(process.processId()), SIGTERM);
+    QVERIFY(process.waitForFinished(3000));
+    everything += process.readAllStandardOutput() + process.readAllStandardError();
+    QVERIFY(everything.contains("redis://127.0.0.1:")); // the URL is shown...
+    QVERIFY(!everything.contains(secret.toUtf8())); // ...never its password
 }
 
 void tst_Headless::portInUse()
