@@ -9,6 +9,7 @@
 #include <QCommandLineParser>
 #include <QLoggingCategory>
 #include <QMessageBox>
+#include <QSettings>
 #include <QTextStream>
 
 #include <qcoro/qcorotask.h>
@@ -27,8 +28,23 @@ bool hasDisplay()
         || qEnvironmentVariableIsSet("QT_QPA_PLATFORM");
 }
 
+// What the settings dialog saved, for the window only: a headless service takes its options from its
+// command line and environment alone.
+QVariantMap savedSettings()
+{
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("service"));
+    QVariantMap saved;
+    for (const QString &key : settings.childKeys())
+        saved.insert(key, settings.value(key));
+    return saved;
+}
+
 bool wantsWindow(int argc, char *argv[])
 {
+    const QByteArray headless = qgetenv("CACHEDASH_HEADLESS").toLower();
+    if (headless == "1" || headless == "true" || headless == "on" || headless == "yes")
+        return false;
     for (int i = 1; i < argc; ++i) {
         for (const char *textOnly : {"--headless", "--help", "-h", "--help-all", "--version", "-v"}) {
             if (std::strcmp(argv[i], textOnly) == 0)
@@ -52,11 +68,12 @@ int runHeadless(const ServiceOptions &options)
         return 1;
     }
     UnixSignalWatcher signalWatcher;
-    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, QCoreApplication::instance(), [&service](int number) {
-        qInfo("received signal %d, stopping", number);
-        service.shutdown();
-        QCoreApplication::quit();
-    });
+    QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, QCoreApplication::instance(),
+        [&service](int number) {
+            qInfo("received signal %d, stopping", number);
+            service.shutdown();
+            QCoreApplication::quit();
+        });
     printListening(service.baseUrl());
     return QCoreApplication::exec();
 }
@@ -78,8 +95,8 @@ int runWindow(const ServiceOptions &options)
     printListening(host.baseUrl());
     const int code = QApplication::exec();
     const EventLoopProbe &probe = window.eventLoopProbe();
-    qInfo("window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms", probe.samples(),
-          probe.p50(), probe.p99(), probe.worst());
+    qInfo("window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms",
+        probe.samples(), probe.p50(), probe.p99(), probe.worst());
     host.stop();
     return code;
 }
@@ -116,8 +133,8 @@ int main(int argc, char *argv[])
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();
     QString error;
-    std::optional<ServiceOptions> options
-        = ServiceOptions::from(parser, QProcessEnvironment::systemEnvironment(), &error);
+    std::optional<ServiceOptions> options = ServiceOptions::from(
+        parser, QProcessEnvironment::systemEnvironment(), window ? savedSettings() : QVariantMap(), &error);
     if (!options) {
         err << "cachedash: " << error << '\n';
         return 2;

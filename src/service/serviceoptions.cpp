@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "serviceoptions.h"
 
+#include "clientidentity.h"
+
 #include <QCommandLineParser>
+#include <QVariantMap>
 
 using namespace std::chrono;
 
@@ -9,25 +12,81 @@ namespace Cachedash {
 
 namespace {
 
-bool readInt(const QCommandLineParser &parser, const QString &name, qint64 min, qint64 max, qint64 &out,
-    QString *error)
+// Where each option's value comes from; the first that has it wins: the command line, then the
+// environment (CACHEDASH_<NAME>), then the window's saved settings.
+class OptionSources
 {
-    if (!parser.isSet(name))
-        return true;
-    bool ok = false;
-    const QString text = parser.value(name);
-    const qint64 value = text.toLongLong(&ok);
-    if (!ok || value < min || value > max) {
-        *error = QStringLiteral("--%1 must be a whole number from %2 to %3 (got \"%4\")")
-                     .arg(name)
-                     .arg(min)
-                     .arg(max)
-                     .arg(text.left(40));
-        return false;
+public:
+    struct Value
+    {
+        QString text;
+        QString origin; // how to name it in an error: --port, CACHEDASH_PORT, the saved setting
+    };
+
+    OptionSources(const QCommandLineParser &parser, const QProcessEnvironment &env, const QVariantMap &saved)
+        : m_parser(parser)
+        , m_env(env)
+        , m_saved(saved)
+    { }
+
+    static QString envName(const QString &option)
+    {
+        return QStringLiteral("CACHEDASH_") + option.toUpper().replace(u'-', u'_');
     }
-    out = value;
-    return true;
-}
+
+    std::optional<Value> value(const QString &name) const
+    {
+        if (m_parser.isSet(name))
+            return Value{m_parser.value(name), QStringLiteral("--") + name};
+        if (m_env.contains(envName(name)))
+            return Value{m_env.value(envName(name)), envName(name)};
+        if (m_saved.contains(name))
+            return Value{m_saved.value(name).toString(), QStringLiteral("the saved setting %1").arg(name)};
+        return std::nullopt;
+    }
+
+    bool flag(const QString &name) const
+    {
+        if (m_parser.isSet(name))
+            return true;
+        const QString v = m_env.value(envName(name)).toLower();
+        return v == u"1" || v == u"true" || v == u"on" || v == u"yes";
+    }
+
+    QStringList values(const QString &name) const
+    {
+        if (m_parser.isSet(name))
+            return m_parser.values(name);
+        if (m_env.contains(envName(name)))
+            return m_env.value(envName(name)).split(u',', Qt::SkipEmptyParts);
+        return {};
+    }
+
+    bool readInt(const QString &name, qint64 min, qint64 max, qint64 &out, QString *error) const
+    {
+        const std::optional<Value> v = value(name);
+        if (!v)
+            return true;
+        bool ok = false;
+        const qint64 number = v->text.trimmed().toLongLong(&ok);
+        if (!ok || number < min || number > max) {
+            if (error)
+                *error = QStringLiteral("%1 must be a whole number from %2 to %3 (got \"%4\")")
+                             .arg(v->origin)
+                             .arg(min)
+                             .arg(max)
+                             .arg(v->text.left(40));
+            return false;
+        }
+        out = number;
+        return true;
+    }
+
+private:
+    const QCommandLineParser &m_parser;
+    const QProcessEnvironment &m_env;
+    const QVariantMap &m_saved;
+};
 
 } // namespace
 
@@ -79,9 +138,10 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
         QStringLiteral("on|off")));
 }
 
-std::optional<ServiceOptions> ServiceOptions::from(
-    const QCommandLineParser &parser, const QProcessEnvironment &env, QString *error)
+std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &parser,
+    const QProcessEnvironment &env, const QVariantMap &saved, QString *error)
 {
+    const OptionSources in(parser, env, saved);
     ServiceOptions o;
     QString problem;
     auto fail = [&](const QString &message) -> std::optional<ServiceOptions> {
@@ -90,97 +150,96 @@ std::optional<ServiceOptions> ServiceOptions::from(
         return std::nullopt;
     };
 
-    o.headless = parser.isSet(QStringLiteral("headless"));
-    o.privateRedis = parser.isSet(QStringLiteral("private-redis"));
+    o.headless = in.flag(QStringLiteral("headless"));
+    o.privateRedis = in.flag(QStringLiteral("private-redis"));
 
-    QString url;
-    QString urlSource;
+    // The Redis URL: --redis-url, then CACHEDASH_REDIS_URL, then REDIS_URL. Never saved: the window
+    // uses what it is started with.
+    std::optional<OptionSources::Value> url;
+    if (parser.isSet(QStringLiteral("redis-url")))
+        url = OptionSources::Value{parser.value(QStringLiteral("redis-url")), QStringLiteral("--redis-url")};
+    else if (env.contains(QStringLiteral("CACHEDASH_REDIS_URL")))
+        url = OptionSources::Value{
+            env.value(QStringLiteral("CACHEDASH_REDIS_URL")), QStringLiteral("CACHEDASH_REDIS_URL")};
+    else if (env.contains(QStringLiteral("REDIS_URL")))
+        url = OptionSources::Value{env.value(QStringLiteral("REDIS_URL")), QStringLiteral("REDIS_URL")};
     if (o.privateRedis && parser.isSet(QStringLiteral("redis-url")))
         return fail(QStringLiteral("--private-redis and --redis-url contradict each other: choose one"));
-    if (o.privateRedis) {
-        // The flag wins over REDIS_URL and CACHEDASH_REDIS_URL from the environment.
-    } else if (parser.isSet(QStringLiteral("redis-url"))) {
-        url = parser.value(QStringLiteral("redis-url"));
-        urlSource = QStringLiteral("--redis-url");
-    } else if (env.contains(QStringLiteral("CACHEDASH_REDIS_URL"))) {
-        url = env.value(QStringLiteral("CACHEDASH_REDIS_URL"));
-        urlSource = QStringLiteral("CACHEDASH_REDIS_URL");
-    } else if (env.contains(QStringLiteral("REDIS_URL"))) {
-        url = env.value(QStringLiteral("REDIS_URL"));
-        urlSource = QStringLiteral("REDIS_URL");
-    }
-    if (!urlSource.isEmpty()) {
-        const auto parsed = RedisUrl::parse(url, &problem);
+    if (url && !o.privateRedis) {
+        const auto parsed = RedisUrl::parse(url->text, &problem);
         if (!parsed)
-            return fail(QStringLiteral("%1: %2").arg(urlSource, problem));
+            return fail(QStringLiteral("%1: %2").arg(url->origin, problem));
         o.redisUrl = *parsed;
         o.redisUrlGiven = true;
     }
 
-    if (parser.isSet(QStringLiteral("bind"))) {
-        const QString text = parser.value(QStringLiteral("bind"));
+    if (const auto bind = in.value(QStringLiteral("bind"))) {
         QHostAddress address;
-        if (text == u"localhost")
+        if (bind->text == u"localhost")
             address = QHostAddress(QHostAddress::LocalHost);
-        else if (!address.setAddress(text))
-            return fail(
-                QStringLiteral("--bind must be an IP address such as 127.0.0.1 or 0.0.0.0 (got \"%1\")")
-                    .arg(text.left(40)));
+        else if (!address.setAddress(bind->text))
+            return fail(QStringLiteral("%1 must be an IP address such as 127.0.0.1 or 0.0.0.0 (got \"%2\")")
+                            .arg(bind->origin, bind->text.left(40)));
         o.bindAddress = address;
     }
 
     qint64 value = o.port;
-    if (!readInt(parser, QStringLiteral("port"), 0, 65535, value, error))
+    if (!in.readInt(QStringLiteral("port"), 0, 65535, value, error))
         return std::nullopt;
     o.port = quint16(value);
     value = o.redisTimeout.count();
-    if (!readInt(parser, QStringLiteral("redis-timeout-ms"), 10, 60'000, value, error))
+    if (!in.readInt(QStringLiteral("redis-timeout-ms"), 10, 60'000, value, error))
         return std::nullopt;
     o.redisTimeout = milliseconds(value);
     value = o.reportDelay.count();
-    if (!readInt(parser, QStringLiteral("report-delay-ms"), 0, 600'000, value, error))
+    if (!in.readInt(QStringLiteral("report-delay-ms"), 0, 600'000, value, error))
         return std::nullopt;
     o.reportDelay = milliseconds(value);
     value = o.cacheTtl.count();
-    if (!readInt(parser, QStringLiteral("cache-ttl"), 1, 86'400 * 365, value, error))
+    if (!in.readInt(QStringLiteral("cache-ttl"), 1, 86'400 * 365, value, error))
         return std::nullopt;
     o.cacheTtl = seconds(value);
     value = o.cacheTtlJitter.count();
-    if (!readInt(parser, QStringLiteral("cache-ttl-jitter"), 0, 86'400, value, error))
+    if (!in.readInt(QStringLiteral("cache-ttl-jitter"), 0, 86'400, value, error))
         return std::nullopt;
     o.cacheTtlJitter = seconds(value);
     value = o.staleWhileRevalidate.count();
-    if (!readInt(parser, QStringLiteral("stale-while-revalidate"), 0, 86'400, value, error))
+    if (!in.readInt(QStringLiteral("stale-while-revalidate"), 0, 86'400, value, error))
         return std::nullopt;
     o.staleWhileRevalidate = seconds(value);
     value = o.rateLimit;
-    if (!readInt(parser, QStringLiteral("rate-limit"), 1, 1'000'000'000, value, error))
+    if (!in.readInt(QStringLiteral("rate-limit"), 1, 1'000'000'000, value, error))
         return std::nullopt;
     o.rateLimit = int(value);
     value = o.rateWindow.count();
-    if (!readInt(parser, QStringLiteral("rate-window"), 1, 86'400, value, error))
+    if (!in.readInt(QStringLiteral("rate-window"), 1, 86'400, value, error))
         return std::nullopt;
     o.rateWindow = seconds(value);
 
-    if (parser.isSet(QStringLiteral("rate-limit-on-error"))) {
-        const QString policy = parser.value(QStringLiteral("rate-limit-on-error"));
-        if (policy == u"allow")
+    if (const auto policy = in.value(QStringLiteral("rate-limit-on-error"))) {
+        if (policy->text == u"allow")
             o.rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
-        else if (policy == u"deny")
+        else if (policy->text == u"deny")
             o.rateLimitOnError = SlidingWindowLimiter::OnError::Deny;
         else
-            return fail(QStringLiteral("--rate-limit-on-error must be allow or deny (got \"%1\")")
-                            .arg(policy.left(40)));
+            return fail(QStringLiteral("%1 must be allow or deny (got \"%2\")")
+                            .arg(policy->origin, policy->text.left(40)));
     }
-    o.trustedProxies = parser.values(QStringLiteral("trusted-proxy"));
-    if (parser.isSet(QStringLiteral("access-log"))) {
-        const QString v = parser.value(QStringLiteral("access-log"));
+    o.trustedProxies = in.values(QStringLiteral("trusted-proxy"));
+    for (const QString &proxy : std::as_const(o.trustedProxies)) {
+        ClientIdentity check;
+        if (!check.addTrustedProxy(proxy, &problem))
+            return fail(QStringLiteral("trusted proxy: %1").arg(problem));
+    }
+    if (const auto log = in.value(QStringLiteral("access-log"))) {
+        const QString v = log->text.toLower();
         if (v == u"on" || v == u"true" || v == u"1")
             o.accessLog = true;
         else if (v == u"off" || v == u"false" || v == u"0")
             o.accessLog = false;
         else
-            return fail(QStringLiteral("--access-log must be on or off (got \"%1\")").arg(v.left(40)));
+            return fail(
+                QStringLiteral("%1 must be on or off (got \"%2\")").arg(log->origin, log->text.left(40)));
     }
     return o;
 }

@@ -7,6 +7,7 @@
 #include <QHostAddress>
 #include <QProcessEnvironment>
 #include <QStringList>
+#include <QVariantMap>
 
 #include <chrono>
 #include <optional>
@@ -37,10 +38,12 @@ struct ServiceOptions
 
     // Declares the command-line options on a parser.
     static void addTo(QCommandLineParser &parser);
-    // Reads a parsed command line, with REDIS_URL and CACHEDASH_REDIS_URL from the environment
-    // below an explicit --redis-url. Returns nothing and sets *error for an invalid value.
-    static std::optional<ServiceOptions> from(
-        const QCommandLineParser &parser, const QProcessEnvironment &env, QString *error);
+    // Reads the options. Each comes from the command line, else from the environment variable
+    // CACHEDASH_<NAME> (--report-delay-ms: CACHEDASH_REPORT_DELAY_MS; REDIS_URL also works for the
+    // URL), else from `saved` (the window's saved settings, keyed by option name), else its default.
+    // Returns nothing and sets *error, naming the option's origin, for an invalid value.
+    static std::optional<ServiceOptions> from(const QCommandLineParser &parser, const QProcessEnvironment &env,
+                                              const QVariantMap &saved, QString *error);
 };
 
 } // namespace Cachedash

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "serviceoptions.h"
+
+#include <QCommandLineParser>
+#include <QTest>
+
+using namespace std::chrono_literals;
+using namespace Cachedash;
+
+namespace {
+struct Parsed
+{
+    std::optional<ServiceOptions> options;
+    QString error;
+};
+
+Parsed parse(const QStringList &args, const QStringList &env = {}, const QVariantMap &saved = {})
+{
+    QCommandLineParser parser;
+    ServiceOptions::addTo(parser);
+    Parsed result;
+    if (!parser.parse(QStringList{QStringLiteral("cachedash")} + args)) {
+        result.error = parser.errorText();
+        return result;
+    }
+    QProcessEnvironment environment;
+    for (const QString &pair : env)
+        environment.insert(pair.section(u'=', 0, 0), pair.section(u'=', 1));
+    result.options = ServiceOptions::from(parser, environment, saved, &result.error);
+    return result;
+}
+} // namespace
+
+class tst_ServiceOptions : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void defaultsAreTheSeeds();
+    void precedence_data();
+    void precedence();
+    void redisUrlSources();
+    void invalid_data();
+    void invalid();
+    void trustedProxies();
+};
+
+void tst_ServiceOptions::defaultsAreTheSeeds()
+{
+    const Parsed p = parse({});
+    QVERIFY2(p.options, qPrintable(p.error));
+    QCOMPARE(p.options->port, 8000);
+    QCOMPARE(p.options->bindAddress, QHostAddress(QHostAddress::LocalHost));
+    QCOMPARE(p.options->reportDelay, 1500ms);
+    QCOMPARE(p.options->cacheTtl, 30s);
+    QCOMPARE(p.options->rateLimit, 5);
+    QCOMPARE(p.options->rateWindow, 10s);
+    QCOMPARE(p.options->redisUrl.toDisplayString(), QStringLiteral("redis://127.0.0.1:6379"));
+    QVERIFY(!p.options->redisUrlGiven);
+    QVERIFY(!p.options->accessLog.has_value());
+}
+
+void tst_ServiceOptions::precedence_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QStringList>("env");
+    QTest::addColumn<QVariantMap>("saved");
+    QTest::addColumn<int>("delayMs");
+
+    const QVariantMap saved{{QStringLiteral("report-delay-ms"), 300}};
+    QTest::newRow("default") << QStringList{} << QStringList{} << QVariantMap{} << 1500;
+    QTest::newRow("saved") << QStringList{} << QStringList{} << saved << 300;
+    QTest::newRow("environment beats saved")
+        << QStringList{} << QStringList{QStringLiteral("CACHEDASH_REPORT_DELAY_MS=200")} << saved << 200;
+    QTest::newRow("flag beats environment")
+        << QStringList{QStringLiteral("--report-delay-ms"), QStringLiteral("100")}
+        << QStringList{QStringLiteral("CACHEDASH_REPORT_DELAY_MS=200")} << saved << 100;
+}
+
+void tst_ServiceOptions::precedence()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QStringList, env);
+    QFETCH(QVariantMap, saved);
+    QFETCH(int, delayMs);
+    const Parsed p = parse(args, env, saved);
+    QVERIFY2(p.options, qPrintable(p.error));
+    QCOMPARE(int(p.options->reportDelay.count()), delayMs);
+}
+
+void tst_ServiceOptions::redisUrlSources()
+{
+    const QString flag = QStringLiteral("redis://flag:1");
+    const QString own = QStringLiteral("CACHEDASH_REDIS_URL=redis://own:2");
+    const QString common = QStringLiteral("REDIS_URL=redis://common:3");
+    QCOMPARE(parse({QStringLiteral("--redis-url"), flag}, {own, common}).options->redisUrl.host,
+        QStringLiteral("flag"));
+    QCOMPARE(parse({}, {own, common}).options->redisUrl.host, QStringLiteral("own"));
+    const Parsed fromCommon = parse({}, {common});
+    QCOMPARE(fromCommon.options->redisUrl.host, QStringLiteral("common"));
+    QVERIFY(fromCommon.options->redisUrlGiven);
+    // --private-redis wins over the environment, and contradicts an explicit --redis-url.
+    const Parsed isolated = parse({QStringLiteral("--private-redis")}, {common});
+    QVERIFY(isolated.options && isolated.options->privateRedis && !isolated.options->redisUrlGiven);
+    const Parsed both = parse({QStringLiteral("--private-redis"), QStringLiteral("--redis-url"), flag});
+    QVERIFY(!both.options);
+    QVERIFY(both.error.contains(QStringLiteral("contradict")));
+    QVERIFY(parse({}, {QStringLiteral("CACHEDASH_PRIVATE_REDIS=1")}).options->privateRedis);
+}
+
+void tst_ServiceOptions::invalid_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QStringList>("env");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("port flag") << QStringList{QStringLiteral("--port"), QStringLiteral("99999")}
+                               << QStringList{} << "--port must be a whole number from 0 to 65535";
+    QTest::newRow("port env") << QStringList{} << QStringList{QStringLiteral("CACHEDASH_PORT=eighty")}
+                              << "CACHEDASH_PORT must be a whole number";
+    QTest::newRow("ttl zero") << QStringList{QStringLiteral("--cache-ttl"), QStringLiteral("0")}
+                              << QStringList{} << "--cache-ttl";
+    QTest::newRow("url env") << QStringList{} << QStringList{QStringLiteral("REDIS_URL=mysql://x")}
+                             << "REDIS_URL: unsupported scheme";
+    QTest::newRow("policy env") << QStringList{}
+                                << QStringList{QStringLiteral("CACHEDASH_RATE_LIMIT_ON_ERROR=maybe")}
+                                << "CACHEDASH_RATE_LIMIT_ON_ERROR must be allow or deny";
+    QTest::newRow("access log") << QStringList{QStringLiteral("--access-log"), QStringLiteral("loud")}
+                                << QStringList{} << "--access-log must be on or off";
+    QTest::newRow("bind env") << QStringList{} << QStringList{QStringLiteral("CACHEDASH_BIND=example.com")}
+                              << "CACHEDASH_BIND must be an IP address";
+    QTest::newRow("proxy") << QStringList{QStringLiteral("--trusted-proxy"), QStringLiteral("10.0.0.0/40")}
+                           << QStringList{} << "trusted proxy";
+}
+
+void tst_ServiceOptions::invalid()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QStringList, env);
+    QFETCH(QString, mentions);
+    const Parsed p = parse(args, env);
+    QVERIFY(!p.options);
+    QVERIFY2(p.error.contains(mentions), qPrintable(p.error));
+}
+
+void tst_ServiceOptions::trustedProxies()
+{
+    QCOMPARE(parse({QStringLiteral("--trusted-proxy"), QStringLiteral("10.0.0.0/8"),
+                       QStringLiteral("--trusted-proxy"), QStringLiteral("::1")})
+                 .options->trustedProxies.size(),
+        2);
+    QCOMPARE(
+        parse({}, {QStringLiteral("CACHEDASH_TRUSTED_PROXY=10.0.0.0/8,127.0.0.1")}).options->trustedProxies,
+        (QStringList{QStringLiteral("10.0.0.0/8"), QStringLiteral("127.0.0.1")}));
+}
+
+QTEST_GUILESS_MAIN(tst_ServiceOptions)
+#include "tst_serviceoptions.moc"
