@@ -153,6 +153,25 @@ void ServiceHost::pauseRedis(int milliseconds)
     });
 }
 
+void ServiceHost::applyLiveSettings(const Service::LiveSettings &settings)
+{
+    m_options.reportDelay = settings.reportDelay;
+    m_options.cacheTtl = settings.cacheTtl;
+    m_options.rateLimit = settings.rateLimit;
+    m_options.rateWindow = settings.rateWindow;
+    if (!m_worker)
+        return;
+    QMetaObject::invokeMethod(
+        m_worker,
+        [worker = m_worker, settings] {
+            if (Service *service = worker->service())
+                service->applyLiveSettings(settings);
+            if (RedisObserver *observer = worker->observer())
+                observer->pollSoon();
+        },
+        Qt::BlockingQueuedConnection);
+}
+
 } // namespace Cachedash
 
 #include "servicehost.moc"

@@ -3,6 +3,7 @@
 
 #include "dashboardsnapshot.h"
 #include "requestfeed.h"
+#include "service.h"
 #include "serviceoptions.h"
 
 #include <QObject>
@@ -42,6 +43,8 @@ public:
     void refreshSnapshot();
     // Pauses every Redis client for a while (CLIENT PAUSE), to show an outage.
     void pauseRedis(int milliseconds);
+    // Changes the running service's computation time, TTL and limit (waits until applied).
+    void applyLiveSettings(const Service::LiveSettings &settings);
 
 Q_SIGNALS:
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);

@@ -106,6 +106,28 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
     co_return true;
 }
 
+Service::LiveSettings Service::liveSettings() const
+{
+    return {m_options.reportDelay, m_options.cacheTtl, m_options.rateLimit, m_options.rateWindow};
+}
+
+void Service::applyLiveSettings(const LiveSettings &settings)
+{
+    m_options.reportDelay = settings.reportDelay;
+    m_options.cacheTtl = settings.cacheTtl;
+    m_options.rateLimit = settings.rateLimit;
+    m_options.rateWindow = settings.rateWindow;
+    m_source->setDelay(settings.reportDelay);
+    ReportCache::Settings cache = m_cache->settings();
+    cache.ttl = settings.cacheTtl;
+    m_cache->setSettings(cache);
+    m_limiter->setLimit(settings.rateLimit);
+    m_limiter->setWindow(settings.rateWindow);
+    qInfo("settings changed: report %lld ms, TTL %lld s, limit %d per %lld s",
+        qint64(settings.reportDelay.count()), qint64(settings.cacheTtl.count()), settings.rateLimit,
+        qint64(settings.rateWindow.count()));
+}
+
 void Service::shutdown()
 {
     if (m_shutDown)

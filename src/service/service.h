@@ -38,6 +38,17 @@ public:
     // Stops listening and ends every request in flight at once (each still gets an answer).
     void shutdown();
 
+    // What can change while the service runs.
+    struct LiveSettings
+    {
+        std::chrono::milliseconds reportDelay;
+        std::chrono::seconds cacheTtl;
+        int rateLimit;
+        std::chrono::seconds rateWindow;
+    };
+    LiveSettings liveSettings() const;
+    void applyLiveSettings(const LiveSettings &settings);
+
     QString errorString() const { return m_error; }
     quint16 port() const { return m_port; }
     // http://127.0.0.1:8000

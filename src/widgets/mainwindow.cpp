@@ -6,6 +6,7 @@
 #include "logfilterproxy.h"
 #include "servicehost.h"
 #include "ui_mainwindow.h"
+#include "ui_settingsdialog.h"
 
 #include <QButtonGroup>
 #include <QClipboard>
@@ -61,11 +62,8 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     m_ui->serverLabel->setText(QStringLiteral("<a href=\"%1\">%1</a>").arg(host.baseUrl()));
     m_ui->serverLabel->setTextInteractionFlags(Qt::TextBrowserInteraction);
     m_ui->serverLabel->setOpenExternalLinks(true);
-    m_ui->settingsLabel->setText(tr("report %1 ms · TTL %2 s · limit %3 per %4 s")
-                                     .arg(o.reportDelay.count())
-                                     .arg(o.cacheTtl.count())
-                                     .arg(o.rateLimit)
-                                     .arg(o.rateWindow.count()));
+    showSettings();
+    connect(m_ui->settingsButton, &QPushButton::clicked, this, &MainWindow::editSettings);
 
     m_ui->regionCombo->addItems(DefaultRegions);
     m_ui->regionCombo->setInsertPolicy(QComboBox::InsertAtTop);
@@ -403,6 +401,41 @@ void MainWindow::updateCounters()
         m_ui->percentileLabel->setText(
             tr("p50 <b>%1</b> · p99 <b>%2</b>")
                 .arg(formatMs(m_latency.percentile(50)), formatMs(m_latency.percentile(99))));
+}
+
+void MainWindow::showSettings()
+{
+    const ServiceOptions &o = m_host.options();
+    m_ui->settingsLabel->setText(tr("report %1 ms · TTL %2 s · limit %3 per %4 s")
+                                     .arg(o.reportDelay.count())
+                                     .arg(o.cacheTtl.count())
+                                     .arg(o.rateLimit)
+                                     .arg(o.rateWindow.count()));
+}
+
+void MainWindow::editSettings()
+{
+    QDialog dialog(this);
+    Ui::SettingsDialog form;
+    form.setupUi(&dialog);
+    const ServiceOptions &o = m_host.options();
+    form.delaySpin->setValue(int(o.reportDelay.count()));
+    form.ttlSpin->setValue(int(o.cacheTtl.count()));
+    form.limitSpin->setValue(o.rateLimit);
+    form.windowSpin->setValue(int(o.rateWindow.count()));
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    const Service::LiveSettings settings{std::chrono::milliseconds(form.delaySpin->value()),
+        std::chrono::seconds(form.ttlSpin->value()), form.limitSpin->value(),
+        std::chrono::seconds(form.windowSpin->value())};
+    m_host.applyLiveSettings(settings);
+    QSettings saved;
+    saved.beginGroup(QStringLiteral("service"));
+    saved.setValue(QStringLiteral("report-delay-ms"), qint64(settings.reportDelay.count()));
+    saved.setValue(QStringLiteral("cache-ttl"), qint64(settings.cacheTtl.count()));
+    saved.setValue(QStringLiteral("rate-limit"), settings.rateLimit);
+    saved.setValue(QStringLiteral("rate-window"), qint64(settings.rateWindow.count()));
+    showSettings();
 }
 
 void MainWindow::restoreSettings()

@@ -51,6 +51,7 @@ public Q_SLOTS:
     void runStampede();
     void runRefreshDuringFill();
     void runRedisOutage();
+    void editSettings();
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -64,6 +65,7 @@ private:
     void explain(const RequestRecord &record);
     void send(const QByteArray &method, const QString &path, std::function<void()> then = {});
     void sendBurst(int left);
+    void showSettings();
     void restoreSettings();
     void saveSettings();
 

@@ -7,9 +7,14 @@
 #include "testhttp.h"
 #include "testredisserver.h"
 
+#include <QApplication>
+#include <QDialog>
 #include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
 #include <QStandardPaths>
 #include <QTest>
+#include <QTimer>
 
 using namespace std::chrono_literals;
 using namespace Cachedash;
@@ -31,6 +36,7 @@ private Q_SLOTS:
     void burstShowsFiveOkAndTwoLimited();
     void outsideClientsAppearInTheLog();
     void filterByOutcome();
+    void settingsDialogChangesTheRunningService();
 
 private:
     // Rows of the log, oldest first, once `count` of them have finished.
@@ -166,6 +172,32 @@ void tst_MainWindow::filterByOutcome()
     QCOMPARE(m_window->logFilter().rowCount(), 4);
     m_window->logFilter().setOutcome({});
     QCOMPARE(m_window->logFilter().rowCount(), 7);
+}
+
+void tst_MainWindow::settingsDialogChangesTheRunningService()
+{
+    QTimer::singleShot(100, this, [] {
+        QWidget *dialog = QApplication::activeModalWidget();
+        QVERIFY(dialog);
+        dialog->findChild<QSpinBox *>(QStringLiteral("delaySpin"))->setValue(100);
+        dialog->findChild<QSpinBox *>(QStringLiteral("ttlSpin"))->setValue(5);
+        dialog->findChild<QSpinBox *>(QStringLiteral("limitSpin"))->setValue(2);
+        dialog->findChild<QSpinBox *>(QStringLiteral("windowSpin"))->setValue(10);
+        static_cast<QDialog *>(dialog)->accept();
+    });
+    m_window->editSettings();
+    QCOMPARE(m_host->options().rateLimit, 2);
+    // The running service follows: a limit of 2, and a 5 s TTL.
+    m_window->findChild<QSpinBox *>(QStringLiteral("burstSpin"))->setValue(4);
+    m_window->burst();
+    QCOMPARE(outcomes(4), (QList<QByteArray>{"MISS", "HIT", "LIMITED", "LIMITED"}));
+    QTRY_VERIFY(m_window->ttlSecondsLeft() > 0);
+    QVERIFY(m_window->ttlSecondsLeft() <= 5);
+    // And the next start of the window gets them back.
+    QSettings saved;
+    QCOMPARE(saved.value(QStringLiteral("service/rate-limit")).toInt(), 2);
+    QCOMPARE(saved.value(QStringLiteral("service/cache-ttl")).toInt(), 5);
+    saved.remove(QStringLiteral("service"));
 }
 
 QTEST_MAIN(tst_MainWindow)
