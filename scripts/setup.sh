@@ -5,8 +5,8 @@
 set -euo pipefail
 
 packages=(
-    # build
-    g++ cmake ninja-build pkgconf
+    # build (dpkg-dev: dpkg-shlibdeps, for the .deb's Depends)
+    g++ cmake ninja-build pkgconf dpkg-dev
     qt6-base-dev qt6-httpserver-dev qt6-charts-dev qcoro-qt6-dev libhiredis-dev
     # Qt6HttpServer's CMake package needs Qt6WebSockets, and Qt6Charts' needs Qt6OpenGL,
     # but the -dev packages above do not depend on them.
