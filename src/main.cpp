@@ -70,7 +70,7 @@ int runHeadless(const ServiceOptions &options)
     UnixSignalWatcher signalWatcher;
     QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, QCoreApplication::instance(),
         [&service](int number) {
-            qInfo("received signal %d, stopping", number);
+            qCInfo(lcService, "received signal %d, stopping", number);
             service.shutdown();
             QCoreApplication::quit();
         });
@@ -95,7 +95,7 @@ int runWindow(const ServiceOptions &options)
     printListening(host.baseUrl());
     const int code = QApplication::exec();
     const EventLoopProbe &probe = window.eventLoopProbe();
-    qInfo("window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms",
+    qCInfo(lcUi, "window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms",
         probe.samples(), probe.p50(), probe.p99(), probe.worst());
     host.stop();
     return code;

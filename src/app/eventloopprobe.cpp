@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "eventloopprobe.h"
 
-#include <QLoggingCategory>
-
 Q_LOGGING_CATEGORY(lcUi, "cachedash.ui", QtInfoMsg)
 
 namespace Cachedash {

@@ -4,8 +4,11 @@
 #include "latencystats.h"
 
 #include <QElapsedTimer>
+#include <QLoggingCategory>
 #include <QObject>
 #include <QTimer>
+
+Q_DECLARE_LOGGING_CATEGORY(lcUi)
 
 namespace Cachedash {
 

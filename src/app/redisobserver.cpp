@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "redisobserver.h"
 
+#include "eventloopprobe.h"
+
 #include "redisclient.h"
 #include "redissubscriber.h"
 #include "reportcache.h"
@@ -55,8 +57,8 @@ QCoro::Task<> RedisObserver::enableNotifications()
     RedisPendingReply current = redis.configGet(QByteArrayLiteral("notify-keyspace-events"));
     const RedisReply flags = co_await current;
     if (!flags.isArray() || flags.elements().size() != 2) {
-        qInfo().noquote() << "keyspace notifications unavailable (" << flags.errorText()
-                          << "); polling Redis instead";
+        qCInfo(lcUi, "keyspace notifications unavailable (%s); polling Redis instead",
+            qPrintable(flags.errorText().simplified()));
         co_return;
     }
     QByteArray wanted = flags.elements()[1].bytes();
@@ -69,8 +71,8 @@ QCoro::Task<> RedisObserver::enableNotifications()
         RedisPendingReply set = redis.configSet(QByteArrayLiteral("notify-keyspace-events"), wanted);
         const RedisReply done = co_await set;
         if (!done.isOk()) {
-            qInfo().noquote() << "keyspace notifications unavailable (" << done.errorText()
-                              << "); polling Redis instead";
+            qCInfo(lcUi, "keyspace notifications unavailable (%s); polling Redis instead",
+                qPrintable(done.errorText().simplified()));
             co_return;
         }
     }

@@ -302,10 +302,13 @@ QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
         respond(context, r, QByteArrayLiteral("ERROR"));
         co_return;
     }
-    qCInfo(lcHttp).noquote() << QStringLiteral("invalidated report:") + region
-                             << (done->deleted ? "(it was cached)" : "(it was not cached)")
-                             << (done->fillCancelled ? "and cancelled the write of a computation in flight"
-                                                     : "");
+    qCInfo(lcHttp).noquote() << QStringLiteral("invalidated report:%1 (%2)%3")
+                                    .arg(region,
+                                        done->deleted ? QStringLiteral("it was cached")
+                                                      : QStringLiteral("it was not cached"),
+                                        done->fillCancelled ? QStringLiteral(
+                                            ", and cancelled the write of a computation in flight")
+                                                            : QString());
     QByteArray body = done->deleted ? QByteArrayLiteral("{\"invalidated\":true")
                                     : QByteArrayLiteral("{\"invalidated\":false");
     if (done->fillCancelled)
@@ -441,12 +444,12 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
         write(context.connectionKey, context.sequence, response.serialize(!context.head, context.close),
             context.close);
 
-    if (outcome.isEmpty() && response.status >= 500)
+    if (outcome.isEmpty() && response.status >= 400)
         outcome = QByteArrayLiteral("ERROR");
     const size_t route = size_t(context.route);
     ++m_answers[route][response.status];
     m_durations[route].observe(std::chrono::nanoseconds(context.timer.nsecsElapsed()));
-    if (!outcome.isEmpty())
+    if (context.route == Route::Reports && !outcome.isEmpty())
         ++m_outcomes[outcome];
     static const QMetaMethod finishedSignal = QMetaMethod::fromSignal(&ApiServer::requestFinished);
     const bool observed = isSignalConnected(finishedSignal);

@@ -11,6 +11,8 @@
 
 #include <QTcpServer>
 
+Q_LOGGING_CATEGORY(lcService, "cachedash.service", QtInfoMsg)
+
 using namespace std::chrono;
 
 namespace Cachedash {
@@ -91,11 +93,11 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
                       .arg(m_options.redisUrl.toDisplayString(), m_privateRedis->errorString());
         co_return false;
     }
-    qInfo().noquote() << (m_options.privateRedis
+    qCInfo(lcService).noquote() << (m_options.privateRedis
             ? QStringLiteral("starting")
             : QStringLiteral("no Redis at %1, so starting").arg(m_options.redisUrl.toDisplayString()))
-                      << "a private redis-server at" << m_privateRedis->url().toDisplayString()
-                      << "(no persistence; it stops when cachedash does)";
+                                << "a private redis-server at" << m_privateRedis->url().toDisplayString()
+                                << "(no persistence; it stops when cachedash does)";
     m_redis->setUrl(m_privateRedis->url());
     m_redis->open();
     const bool ready = co_await m_redis->waitForReady(std::max(startupTimeout, milliseconds(3000)));
@@ -123,7 +125,7 @@ void Service::applyLiveSettings(const LiveSettings &settings)
     m_cache->setSettings(cache);
     m_limiter->setLimit(settings.rateLimit);
     m_limiter->setWindow(settings.rateWindow);
-    qInfo("settings changed: report %lld ms, TTL %lld s, limit %d per %lld s",
+    qCInfo(lcService, "settings changed: report %lld ms, TTL %lld s, limit %d per %lld s",
         qint64(settings.reportDelay.count()), qint64(settings.cacheTtl.count()), settings.rateLimit,
         qint64(settings.rateWindow.count()));
 }

@@ -3,11 +3,14 @@
 
 #include "serviceoptions.h"
 
+#include <QLoggingCategory>
 #include <QObject>
 
 #include <qcoro/qcorotask.h>
 
 #include <memory>
+
+Q_DECLARE_LOGGING_CATEGORY(lcService)
 
 namespace Cachedash {
 

@@ -42,8 +42,8 @@ struct ServiceOptions
     // CACHEDASH_<NAME> (--report-delay-ms: CACHEDASH_REPORT_DELAY_MS; REDIS_URL also works for the
     // URL), else from `saved` (the window's saved settings, keyed by option name), else its default.
     // Returns nothing and sets *error, naming the option's origin, for an invalid value.
-    static std::optional<ServiceOptions> from(const QCommandLineParser &parser, const QProcessEnvironment &env,
-                                              const QVariantMap &saved, QString *error);
+    static std::optional<ServiceOptions> from(const QCommandLineParser &parser,
+        const QProcessEnvironment &env, const QVariantMap &saved, QString *error);
 };
 
 } // namespace Cachedash

@@ -43,7 +43,7 @@ LatencyChart::LatencyChart(QWidget *parent)
     m_time->setTickCount(5);
     m_latency = new QLogValueAxis;
     m_latency->setBase(10);
-    m_latency->setRange(0.1, 10000);
+    m_latency->setRange(0.01, 10000);
     m_latency->setLabelFormat(QStringLiteral("%g ms"));
     m_latency->setMinorTickCount(-1);
     m_chart->addAxis(m_time, Qt::AlignBottom);
@@ -71,7 +71,8 @@ LatencyChart::LatencyChart(QWidget *parent)
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_view);
-    advance(QDateTime::currentMSecsSinceEpoch());
+    m_startedMs = QDateTime::currentMSecsSinceEpoch();
+    advance(m_startedMs);
 }
 
 QScatterSeries *LatencyChart::seriesFor(Kind kind) const
@@ -91,7 +92,8 @@ void LatencyChart::addPoints(const QList<Point> &points)
     const qsizetype step = std::max<qsizetype>(1, points.size() / MaxPointsPerBatch);
     for (qsizetype i = 0; i < points.size(); i += step) {
         const Point &p = points[i];
-        m_points[int(p.kind)].append(QPointF(double(p.msSinceEpoch), std::clamp(p.latencyMs, 0.1, 10000.0)));
+        m_points[int(p.kind)].append(
+            QPointF(double(p.msSinceEpoch), std::clamp(p.latencyMs, 0.012, 10000.0)));
     }
     for (QList<QPointF> &list : m_points) {
         if (list.size() > MaxPointsPerSeries)
@@ -101,7 +103,10 @@ void LatencyChart::addPoints(const QList<Point> &points)
 
 void LatencyChart::advance(qint64 now)
 {
-    m_time->setRange(QDateTime::fromMSecsSinceEpoch(now - m_spanMs), QDateTime::fromMSecsSinceEpoch(now));
+    // Until two minutes have passed, the axis spans the time since start (at least 20 s), so the
+    // first requests are not squeezed against its right edge.
+    const qint64 from = std::min(std::max(now - m_spanMs, m_startedMs), now - 20000);
+    m_time->setRange(QDateTime::fromMSecsSinceEpoch(from), QDateTime::fromMSecsSinceEpoch(now));
     const double oldest = double(now - m_spanMs);
     for (QList<QPointF> &list : m_points) {
         qsizetype stale = 0;

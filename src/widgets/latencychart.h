@@ -48,6 +48,7 @@ private:
     QScatterSeries *m_limited = nullptr;
     QScatterSeries *m_other = nullptr;
     qint64 m_spanMs = 120000;
+    qint64 m_startedMs = 0; // the axis starts here until the span has passed
     // The points of each series, handed over with replace(): QScatterSeries::append() re-styles
     // every marker for each point added, which is quadratic.
     QList<QPointF> m_points[4];

@@ -90,7 +90,7 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
     // The entries: the one that leaves next is highlighted with its countdown.
     const int inWindow = used();
     const bool full = inWindow >= m_limit;
-    const double radius = std::min(9.0, area.height() / 4);
+    const double radius = std::min(8.0, area.height() / 7);
     bool first = true;
     // Entries closer than a dot's width are stacked, so that every request stays visible.
     double previousX = -1e9;
@@ -101,11 +101,13 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
         const double x = xOf(t);
         stack = x - previousX < radius * 1.6 ? stack + 1 : 0;
         previousX = x;
-        const double offset = (stack % 2 ? -1 : 1) * ((stack + 1) / 2) * radius * 1.3;
+        const double offset = (stack % 2 ? -1 : 1) * ((stack + 1) / 2) * radius * 2.1;
         const QPointF c(x, area.center().y() + offset);
         const bool leavesNext = first;
         first = false;
-        QColor fill = full ? QColor(0xd9, 0x48, 0x3b) : QColor(0x2e, 0x8b, 0x57);
+        // Every dot is an admitted request (green); when the window is full, the one that leaves
+        // next (and so decides Retry-After) is amber.
+        QColor fill(0x2e, 0x8b, 0x57);
         if (leavesNext && full)
             fill = QColor(0xf0, 0x9a, 0x1a);
         p.setPen(QPen(pal.color(QPalette::Base), 2));
@@ -114,7 +116,8 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
         if (leavesNext && full) {
             const qint64 left = t + m_windowMs - now;
             p.setPen(pal.color(QPalette::Text));
-            p.drawText(QRectF(c.x() - 40, area.top() + 2, 80, 16), Qt::AlignHCenter,
+            const double labelX = std::clamp(c.x() - 45, area.left() + 2, area.right() - 92);
+            p.drawText(QRectF(labelX, area.top() + 2, 90, 16), Qt::AlignHCenter,
                 QStringLiteral("leaves in %1 s").arg(double(left) / 1000.0, 0, 'f', 1));
         }
     }

@@ -388,8 +388,8 @@ void MainWindow::updateCounters()
         ? QStringLiteral("%1 %").arg(100.0 * double(t.hits + t.stale) / double(lookups), 0, 'f', 0)
         : QStringLiteral("–");
     m_ui->countersLabel->setText(
-        tr("requests <b>%1</b> · hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
-           "429s <b>%5</b> · bypassed <b>%6</b> · computations <b>%7</b>")
+        tr("report lookups: hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
+           "429s <b>%5</b> · bypassed <b>%6</b> · computations <b>%7</b> · all requests <b>%1</b>")
             .arg(t.requests)
             .arg(t.hits + t.stale)
             .arg(t.misses)
