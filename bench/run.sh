@@ -117,9 +117,21 @@ cd_idle=$(rss_mb "$cd_pid"); seed_idle=$(rss_mb "$seed_pid")
 declare -A R
 log "cached GET, 10 connections"; warm "$C"; R[c10]=$(wrk_run "$C/reports/bench" 10)
 warm "$S"; R[s10]=$(wrk_run "$S/reports/bench" 10)
-log "cached GET, 50 connections"; warm "$C"; R[c50]=$(wrk_run "$C/reports/bench" 50)
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+log "cached GET, 50 connections"; warm "$C"
+cd_t0=$(cpu_ticks "$cd_pid"); redis_t0=$(cpu_ticks "$redis_pid")
+R[c50]=$(wrk_run "$C/reports/bench" 50)
+cd_t1=$(cpu_ticks "$cd_pid"); redis_t1=$(cpu_ticks "$redis_pid")
+# CPU time per answered request, in microseconds (the same run's request count).
+requests=$(awk '/requests in/{print $1}' "$tmp/wrk.txt")
+tck=$(getconf CLK_TCK)
+R[cpu]="$(awk -v t=$((cd_t1 - cd_t0)) -v n="$requests" -v k="$tck" 'BEGIN{printf "%.1f", t/k/n*1e6}') $(awk -v t=$((redis_t1 - redis_t0)) -v n="$requests" -v k="$tck" 'BEGIN{printf "%.1f", t/k/n*1e6}')"
 warm "$S"; R[s50]=$(wrk_run "$S/reports/bench" 50)
-log "/livez, 50 connections (QHttpServer's own ceiling)"; R[live]=$(wrk_run "$C/livez" 50)
+log "/livez, 50 connections (QHttpServer's own ceiling)"
+cd_t0=$(cpu_ticks "$cd_pid")
+R[live]=$(wrk_run "$C/livez" 50)
+cd_t1=$(cpu_ticks "$cd_pid")
+R[livecpu]=$(awk -v t=$((cd_t1 - cd_t0)) -v n="$(awk '/requests in/{print $1}' "$tmp/wrk.txt")" -v k="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t/k/n*1e6}')
 log "one request at a time"; warm "$C"; R[cseq]=$(curl_seq "$C/reports/bench" 200)
 warm "$S"; R[sseq]=$(curl_seq "$S/reports/bench" 200)
 log "20 concurrent cold GETs"; R[ccold]=$(cold20 "$C" cold-c); R[scold]=$(cold20 "$S" cold-s)
@@ -163,6 +175,7 @@ echo "| cached GET, 50 conns: req/s | $(f c50 1) | $(f s50 1) | $(ratio "$(f c50
 echo "| cached GET, 50 conns: p50 / p99 ms | $(f c50 2) / $(f c50 3) | $(f s50 2) / $(f s50 3) | |"
 echo "| cached GET, 50 conns: statuses, socket errors | $(f c50 4), $(f c50 5) | $(f s50 4), $(f s50 5) | |"
 echo "| GET /livez, 50 conns: req/s (no Redis) | $(f live 1) | – | cached GET = $(awk -v a="$(f c50 1)" -v b="$(f live 1)" 'BEGIN{printf "%.0f %%", 100*a/b}') of it |"
+echo "| CPU per request at 50 conns, µs: server / Redis | cached GET $(f cpu 1) / $(f cpu 2); /livez ${R[livecpu]} / 0 | – | |"
 echo "| 429 path, 50 conns: req/s | $(f c429 1) | $(f s429 1) | $(ratio "$(f c429 1)" "$(f s429 1)") |"
 echo "| 429 path, 50 conns: p99 ms, statuses | $(f c429 3), $(f c429 4) | $(f s429 3), $(f s429 4) | /livez share: $(awk -v a="$(f c429 1)" -v b="$(f live 1)" 'BEGIN{printf "%.0f %%", 100*a/b}') |"
 echo "| one cached request at a time: median / p95 ms (200 curl) | $(f cseq 1) / $(f cseq 2) | $(f sseq 1) / $(f sseq 2) | $(ratio "$(f sseq 1)" "$(f cseq 1)") faster |"

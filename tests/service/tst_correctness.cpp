@@ -317,7 +317,7 @@ void tst_Correctness::staleWhileRevalidate()
     ServiceOptions o = options();
     o.cacheTtl = 1s;
     o.staleWhileRevalidate = 5s;
-    o.reportDelay = 300ms;
+    o.reportDelay = 1000ms;
     o.rateLimit = 100;
     auto service = start(o);
     QVERIFY(service);
@@ -333,7 +333,8 @@ void tst_Correctness::staleWhileRevalidate()
     QElapsedTimer timer;
     timer.start();
     const QList<HttpResult> stale = http.concurrentRaw(requests);
-    QVERIFY2(timer.elapsed() < 250, qPrintable(QString::number(timer.elapsed())));
+    // Served at once: well before the 1 s recomputation could have finished.
+    QVERIFY2(timer.elapsed() < 600, qPrintable(QString::number(timer.elapsed())));
     for (const HttpResult &r : stale) {
         QCOMPARE(r.header("x-cache"), QByteArray("STALE"));
         QCOMPARE(r.json().value(QLatin1String("cached")).toBool(), true);
