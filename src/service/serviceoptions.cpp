@@ -183,38 +183,43 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         o.bindAddress = address;
     }
 
-    qint64 value = o.port;
-    if (!in.readInt(QStringLiteral("port"), 0, 65535, value, error))
-        return std::nullopt;
-    o.port = quint16(value);
-    value = o.redisTimeout.count();
-    if (!in.readInt(QStringLiteral("redis-timeout-ms"), 10, 60'000, value, error))
-        return std::nullopt;
-    o.redisTimeout = milliseconds(value);
-    value = o.reportDelay.count();
-    if (!in.readInt(QStringLiteral("report-delay-ms"), 0, 600'000, value, error))
-        return std::nullopt;
-    o.reportDelay = milliseconds(value);
-    value = o.cacheTtl.count();
-    if (!in.readInt(QStringLiteral("cache-ttl"), 1, 86'400 * 365, value, error))
-        return std::nullopt;
-    o.cacheTtl = seconds(value);
-    value = o.cacheTtlJitter.count();
-    if (!in.readInt(QStringLiteral("cache-ttl-jitter"), 0, 86'400, value, error))
-        return std::nullopt;
-    o.cacheTtlJitter = seconds(value);
-    value = o.staleWhileRevalidate.count();
-    if (!in.readInt(QStringLiteral("stale-while-revalidate"), 0, 86'400, value, error))
-        return std::nullopt;
-    o.staleWhileRevalidate = seconds(value);
-    value = o.rateLimit;
-    if (!in.readInt(QStringLiteral("rate-limit"), 1, 1'000'000'000, value, error))
-        return std::nullopt;
-    o.rateLimit = int(value);
-    value = o.rateWindow.count();
-    if (!in.readInt(QStringLiteral("rate-window"), 1, 86'400, value, error))
-        return std::nullopt;
-    o.rateWindow = seconds(value);
+    // The numeric options: name, range, and where the value goes.
+    struct Numeric
+    {
+        const char *name;
+        qint64 min;
+        qint64 max;
+        qint64 (*get)(const ServiceOptions &);
+        void (*set)(ServiceOptions &, qint64);
+    };
+    static const Numeric numeric[] = {
+        {"port", 0, 65535, [](const ServiceOptions &x) -> qint64 { return x.port; },
+            [](ServiceOptions &x, qint64 v) { x.port = quint16(v); }},
+        {"redis-timeout-ms", 10, 60'000,
+            [](const ServiceOptions &x) -> qint64 { return x.redisTimeout.count(); },
+            [](ServiceOptions &x, qint64 v) { x.redisTimeout = milliseconds(v); }},
+        {"report-delay-ms", 0, 600'000,
+            [](const ServiceOptions &x) -> qint64 { return x.reportDelay.count(); },
+            [](ServiceOptions &x, qint64 v) { x.reportDelay = milliseconds(v); }},
+        {"cache-ttl", 1, 86'400 * 365, [](const ServiceOptions &x) -> qint64 { return x.cacheTtl.count(); },
+            [](ServiceOptions &x, qint64 v) { x.cacheTtl = seconds(v); }},
+        {"cache-ttl-jitter", 0, 86'400,
+            [](const ServiceOptions &x) -> qint64 { return x.cacheTtlJitter.count(); },
+            [](ServiceOptions &x, qint64 v) { x.cacheTtlJitter = seconds(v); }},
+        {"stale-while-revalidate", 0, 86'400,
+            [](const ServiceOptions &x) -> qint64 { return x.staleWhileRevalidate.count(); },
+            [](ServiceOptions &x, qint64 v) { x.staleWhileRevalidate = seconds(v); }},
+        {"rate-limit", 1, 1'000'000'000, [](const ServiceOptions &x) -> qint64 { return x.rateLimit; },
+            [](ServiceOptions &x, qint64 v) { x.rateLimit = int(v); }},
+        {"rate-window", 1, 86'400, [](const ServiceOptions &x) -> qint64 { return x.rateWindow.count(); },
+            [](ServiceOptions &x, qint64 v) { x.rateWindow = seconds(v); }},
+    };
+    for (const Numeric &option : numeric) {
+        qint64 value = option.get(o);
+        if (!in.readInt(QLatin1String(option.name), option.min, option.max, value, error))
+            return std::nullopt;
+        option.set(o, value);
+    }
 
     if (const auto policy = in.value(QStringLiteral("rate-limit-on-error"))) {
         if (policy->text == u"allow")
