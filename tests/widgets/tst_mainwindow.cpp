@@ -9,7 +9,9 @@
 
 #include <QApplication>
 #include <QDialog>
+#include <QLabel>
 #include <QPushButton>
+#include <QSet>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -37,6 +39,9 @@ private Q_SLOTS:
     void outsideClientsAppearInTheLog();
     void filterByOutcome();
     void settingsDialogChangesTheRunningService();
+    void stampedeScenarioComputesOnce();
+    void refreshDuringFillScenario();
+    void redisOutageScenarioBypasses();
 
 private:
     // Rows of the log, oldest first, once `count` of them have finished.
@@ -198,6 +203,46 @@ void tst_MainWindow::settingsDialogChangesTheRunningService()
     QCOMPARE(saved.value(QStringLiteral("service/rate-limit")).toInt(), 2);
     QCOMPARE(saved.value(QStringLiteral("service/cache-ttl")).toInt(), 5);
     saved.remove(QStringLiteral("service"));
+}
+
+void tst_MainWindow::stampedeScenarioComputesOnce()
+{
+    m_window->runStampede();
+    // A refresh, then 20 GETs from 20 loopback addresses.
+    const QList<QByteArray> seen = outcomes(21);
+    QCOMPARE(seen.count("MISS"), 20);
+    QSet<QString> clients;
+    const RequestLogModel &log = m_window->logModel();
+    for (int row = 0; row < 20; ++row)
+        clients.insert(log.index(row, RequestLogModel::Client).data().toString());
+    QCOMPARE(clients.size(), 20);
+    QVERIFY(clients.contains(QStringLiteral("127.0.0.2")) && clients.contains(QStringLiteral("127.0.0.21")));
+    // One computation for all of them: the Redis panel's snapshot says so.
+    QTRY_VERIFY(m_window->findChild<QLabel *>(QStringLiteral("countersLabel"))
+                    ->text()
+                    .contains(QStringLiteral("computations <b>1</b>")));
+}
+
+void tst_MainWindow::refreshDuringFillScenario()
+{
+    m_window->runRefreshDuringFill();
+    // refresh, GET (miss), refresh during it, GET again: a miss again, since the first fill's
+    // write was discarded.
+    const QList<QByteArray> seen = outcomes(4);
+    QCOMPARE(seen.count("MISS"), 2);
+    QCOMPARE(seen.last(), QByteArray("MISS"));
+}
+
+void tst_MainWindow::redisOutageScenarioBypasses()
+{
+    m_window->runRedisOutage();
+    const QList<QByteArray> seen = outcomes(3);
+    // Redis is paused for 3 s: the fetches inside the pause are answered by computing directly.
+    QCOMPARE(seen.first(), QByteArray("BYPASS"));
+    const RequestLogModel &log = m_window->logModel();
+    for (int row = 0; row < 3; ++row)
+        QCOMPARE(log.index(row, RequestLogModel::Status).data().toInt(), 200);
+    m_redis.command({"CLIENT", "UNPAUSE"});
 }
 
 QTEST_MAIN(tst_MainWindow)
