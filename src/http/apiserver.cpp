@@ -34,6 +34,7 @@ struct ApiServer::Context
     QByteArray rawPath; // percent-encoded, as received
     QString client;
     QByteArray ifNoneMatch;
+    QByteArray authorization;
     bool head = false;
     bool close = false;
     Route route = Route::Other;
@@ -68,6 +69,19 @@ QString displayPath(const QByteArray &rawPath)
     if (rawPath.size() > 512)
         path += QStringLiteral("...");
     return path;
+}
+
+// Compares without an early exit, so the time taken does not tell how much of a guess was right.
+bool equalInConstantTime(const QByteArray &a, const QByteArray &b)
+{
+    unsigned char difference = a.size() == b.size() ? 0 : 1;
+    const qsizetype n = std::max(a.size(), b.size());
+    for (qsizetype i = 0; i < n; ++i) {
+        const unsigned char x = i < a.size() ? uchar(a[i]) : 0;
+        const unsigned char y = i < b.size() ? uchar(b[i]) : 0;
+        difference |= x ^ y;
+    }
+    return difference == 0;
 }
 
 bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag)
@@ -126,6 +140,8 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     context.client = m_c.identity.clientFor(
         request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")));
     context.ifNoneMatch = request.value(QByteArrayLiteral("If-None-Match"));
+    if (!m_adminToken.isEmpty())
+        context.authorization = request.value(QByteArrayLiteral("Authorization"));
     context.head = context.method == QHttpServerRequest::Method::Head;
     context.close = request.value(QByteArrayLiteral("Connection")).compare("close", Qt::CaseInsensitive) == 0;
     context.startedMs = QDateTime::currentMSecsSinceEpoch();
@@ -192,6 +208,10 @@ void ApiServer::dispatch(Context context)
             return notAllowed("GET, HEAD");
         if (refresh && context.method != M::Post)
             return notAllowed("POST");
+        if (refresh) {
+            if (std::optional<HttpResponse> refused = checkAdmin(context))
+                return respond(context, *refused);
+        }
         QString why;
         const std::optional<QString> region
             = validateRegion(QByteArray::fromPercentEncoding(segments[2]), &why);
@@ -288,6 +308,24 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     r.addHeader(QByteArrayLiteral("Age"), QByteArray::number(cached ? age : 0));
     addRateLimitHeaders(r, decision, policy);
     respond(context, r, outcome);
+}
+
+std::optional<HttpResponse> ApiServer::checkAdmin(const Context &context) const
+{
+    if (m_adminToken.isEmpty())
+        return std::nullopt;
+    const QByteArray prefix = QByteArrayLiteral("Bearer ");
+    if (!context.authorization.startsWith(prefix)) {
+        HttpResponse r = HttpResponse::error(401,
+            QStringLiteral("invalidating a report needs the admin token: Authorization: Bearer <token>"));
+        r.addHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"cachedash\""));
+        return r;
+    }
+    if (!equalInConstantTime(context.authorization.mid(prefix.size()).trimmed(), m_adminToken)) {
+        qCWarning(lcHttp).noquote() << context.client << "sent a wrong admin token";
+        return HttpResponse::error(403, QStringLiteral("the admin token is not right"));
+    }
+    return std::nullopt;
 }
 
 QCoro::Task<> ApiServer::refreshReport(Context context, QString region)

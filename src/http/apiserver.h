@@ -16,6 +16,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 
 Q_DECLARE_LOGGING_CATEGORY(lcHttp)
 
@@ -58,6 +59,9 @@ public:
     ~ApiServer() override;
 
     void setAccessLog(bool enabled) { m_accessLog = enabled; }
+    // When set, POST .../refresh needs "Authorization: Bearer <token>": 401 without, 403 with
+    // another token (compared in constant time).
+    void setAdminToken(const QByteArray &token) { m_adminToken = token; }
     int inFlight() const { return m_inFlight; }
     // Stops accepting connections; requests in flight still get their answer.
     void stopListening();
@@ -93,6 +97,8 @@ private:
     void dispatch(Context context);
     QCoro::Task<> getReport(Context context, QString region);
     QCoro::Task<> refreshReport(Context context, QString region);
+    // Null when the request may go on; otherwise the 401 or 403 to answer.
+    std::optional<HttpResponse> checkAdmin(const Context &context) const;
     QCoro::Task<> health(Context context);
     QByteArray renderMetrics() const;
     static RequestRecord recordOf(const Context &context);
@@ -105,6 +111,7 @@ private:
     quint64 m_requestIds = 0;
     int m_inFlight = 0;
     bool m_accessLog = false;
+    QByteArray m_adminToken;
     // Per route: answers by status, and how long they took.
     std::array<QHash<int, quint64>, size_t(Route::Count)> m_answers;
     std::array<Histogram, size_t(Route::Count)> m_durations;

@@ -39,6 +39,7 @@ Service::Service(ServiceOptions options, QObject *parent)
     m_api = std::make_unique<ApiServer>(
         ApiServer::Components{*m_redis, *m_cache, *m_source, *m_limiter, *m_identity});
     m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
+    m_api->setAdminToken(m_options.adminToken);
 }
 
 Service::~Service()
@@ -59,6 +60,10 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
     }
     m_port = tcp->serverPort();
     m_api->bind(tcp);
+    if (!m_options.bindAddress.isLoopback() && m_options.adminToken.isEmpty())
+        qCWarning(lcService).noquote()
+            << "listening on" << m_options.bindAddress.toString()
+            << "without --admin-token: anyone who can reach it can invalidate reports";
 
     const bool ready = co_await connectRedis(startupTimeout);
     if (!ready) {

@@ -130,6 +130,11 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
     parser.addOption(QCommandLineOption(QStringLiteral("rate-limit-on-error"),
         QStringLiteral("What the limiter does when Redis cannot answer: allow (default) or deny."),
         QStringLiteral("allow|deny")));
+    parser.addOption(QCommandLineOption(QStringLiteral("admin-token"),
+        QStringLiteral(
+            "Require \"Authorization: Bearer TOKEN\" on POST /reports/{region}/refresh "
+            "(at least 16 characters; better given as CACHEDASH_ADMIN_TOKEN than on the command line)."),
+        QStringLiteral("token")));
     parser.addOption(QCommandLineOption(QStringLiteral("trusted-proxy"),
         QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
         QStringLiteral("cidr")));
@@ -229,6 +234,13 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         else
             return fail(QStringLiteral("%1 must be allow or deny (got \"%2\")")
                             .arg(policy->origin, policy->text.left(40)));
+    }
+    if (const auto token = in.value(QStringLiteral("admin-token"))) {
+        const QString trimmed = token->text.trimmed();
+        if (trimmed.size() < 16 || trimmed.contains(u' '))
+            return fail(
+                QStringLiteral("%1 must be at least 16 characters, without spaces").arg(token->origin));
+        o.adminToken = trimmed.toUtf8();
     }
     o.trustedProxies = in.values(QStringLiteral("trusted-proxy"));
     for (const QString &proxy : std::as_const(o.trustedProxies)) {

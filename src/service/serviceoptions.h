@@ -32,6 +32,7 @@ struct ServiceOptions
     std::chrono::seconds rateWindow{10};
     SlidingWindowLimiter::OnError rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
     QStringList trustedProxies;
+    QByteArray adminToken; // empty: refresh is open to anyone who can reach the service
     std::chrono::milliseconds redisTimeout{1000};
     bool headless = false;
     std::optional<bool> accessLog; // unset: on when headless, off in the window

@@ -155,6 +155,8 @@ void MainWindow::send(const QByteArray &method, const QString &path, std::functi
     url.setPath(path, QUrl::DecodedMode);
     QNetworkRequest request(url);
     request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+    if (!m_host.options().adminToken.isEmpty())
+        request.setRawHeader(QByteArrayLiteral("Authorization"), "Bearer " + m_host.options().adminToken);
     QNetworkReply *reply = m_nam.sendCustomRequest(request, method);
     connect(reply, &QNetworkReply::finished, this, [this, reply, then = std::move(then)] {
         reply->deleteLater();

@@ -62,6 +62,7 @@ private Q_SLOTS:
     void healthFollowsRedis();
     void redisDownBypassesTheCache();
     void metricsMoveWithTraffic();
+    void adminTokenGuardsRefresh();
 
 private:
     std::unique_ptr<Service> startService(ServiceOptions options = {});
@@ -419,6 +420,30 @@ void tst_ApiServer::redisDownBypassesTheCache()
     QCOMPARE(refresh.json().value(QLatin1String("invalidated")).toBool(true), false);
     QVERIFY(
         refresh.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("not invalidated")));
+}
+
+void tst_ApiServer::adminTokenGuardsRefresh()
+{
+    ServiceOptions options = defaults();
+    options.adminToken = "correct-horse-battery-staple";
+    m_service = startService(options);
+    QVERIFY(m_service);
+    TestHttp http{QUrl(m_service->baseUrl())};
+    const HttpResult open = http.post(QStringLiteral("/reports/emea/refresh"));
+    QCOMPARE(open.status, 401);
+    QVERIFY(open.header("www-authenticate").startsWith("Bearer"));
+    QVERIFY(open.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("admin token")));
+    const HttpResult wrong = http.post(
+        QStringLiteral("/reports/emea/refresh"), {{"Authorization", "Bearer correct-horse-battery-stapler"}});
+    QCOMPARE(wrong.status, 403);
+    QCOMPARE(
+        http.post(QStringLiteral("/reports/emea/refresh"), {{"Authorization", "Basic Zm9vOmJhcg=="}}).status,
+        401);
+    const HttpResult right = http.post(
+        QStringLiteral("/reports/emea/refresh"), {{"Authorization", "Bearer correct-horse-battery-staple"}});
+    QCOMPARE(right.status, 200);
+    // Reading stays open.
+    QCOMPARE(http.get(QStringLiteral("/reports/emea"), from("198.51.100.120")).status, 200);
 }
 
 namespace {

@@ -27,6 +27,7 @@ private Q_SLOTS:
     void noDisplayMeansHeadless();
     void privateRedisStopsWithUs();
     void credentialsNeverShow();
+    void warnsWhenExposedWithoutAdminToken();
     void portInUse();
     void explicitRedisUnreachable();
     void invalidOptions_data();
@@ -153,6 +154,20 @@ void tst_Headless::credentialsNeverShow()
     everything += process.readAllStandardOutput() + process.readAllStandardError();
     QVERIFY(everything.contains("redis://127.0.0.1:")); // the URL is shown...
     QVERIFY(!everything.contains(secret.toUtf8())); // ...never its password
+}
+
+void tst_Headless::warnsWhenExposedWithoutAdminToken()
+{
+    QProcess process;
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+        {QStringLiteral("--headless"), QStringLiteral("--bind"), QStringLiteral("0.0.0.0"),
+            QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--redis-url"), m_redis.url()});
+    QVERIFY(process.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine(), 5000);
+    ::kill(pid_t(process.processId()), SIGTERM);
+    QVERIFY(process.waitForFinished(3000));
+    const QByteArray log = process.readAllStandardError();
+    QVERIFY2(log.contains("listening on 0.0.0.0 without --admin-token"), log.constData());
 }
 
 void tst_Headless::portInUse()

@@ -128,6 +128,9 @@ void tst_ServiceOptions::invalid_data()
                                 << QStringList{} << "--access-log must be on or off";
     QTest::newRow("bind env") << QStringList{} << QStringList{QStringLiteral("CACHEDASH_BIND=example.com")}
                               << "CACHEDASH_BIND must be an IP address";
+    QTest::newRow("short admin token")
+        << QStringList{} << QStringList{QStringLiteral("CACHEDASH_ADMIN_TOKEN=short")}
+        << "CACHEDASH_ADMIN_TOKEN must be at least 16 characters";
     QTest::newRow("proxy") << QStringList{QStringLiteral("--trusted-proxy"), QStringLiteral("10.0.0.0/40")}
                            << QStringList{} << "trusted proxy";
 }
