@@ -50,6 +50,10 @@ Service::~Service()
 QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 {
     auto *tcp = new QTcpServer(m_api.get());
+    // Qt's defaults (a backlog of 50, 30 pending connections) drop the SYNs of a burst of clients,
+    // who then wait a second to retry: take bursts of a thousand at once.
+    tcp->setListenBacklogSize(1024);
+    tcp->setMaxPendingConnections(1024);
     if (!tcp->listen(m_options.bindAddress, m_options.port)) {
         m_error = QStringLiteral("cannot listen on %1:%2: %3")
                       .arg(m_options.bindAddress.toString())

@@ -18,6 +18,8 @@
 
 #include <memory>
 
+#include <sys/resource.h>
+
 using namespace std::chrono_literals;
 using namespace Cachedash;
 using Cachedash::Test::HeaderList;
@@ -63,6 +65,8 @@ private Q_SLOTS:
     void redisDownBypassesTheCache();
     void metricsMoveWithTraffic();
     void adminTokenGuardsRefresh();
+    void limiterPrecisionUnderLoad();
+    void untrustedForwardedForIsIgnored();
 
 private:
     std::unique_ptr<Service> startService(ServiceOptions options = {});
@@ -444,6 +448,64 @@ void tst_ApiServer::adminTokenGuardsRefresh()
     QCOMPARE(right.status, 200);
     // Reading stays open.
     QCOMPARE(http.get(QStringLiteral("/reports/emea"), from("198.51.100.120")).status, 200);
+}
+
+void tst_ApiServer::limiterPrecisionUnderLoad()
+{
+    // Client and server sockets share this process: make room for 2 x 1,000 descriptors.
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 8192);
+    ::setrlimit(RLIMIT_NOFILE, &files);
+    if (files.rlim_cur < 2500)
+        QSKIP("this machine allows fewer than 2,500 open files per process");
+
+    QCOMPARE(m_http->get(QStringLiteral("/reports/precise"), from("198.51.100.200")).status, 200); // warm
+    // 200 concurrent requests from one client: exactly 5 admitted.
+    QList<QByteArray> one;
+    for (int i = 0; i < 200; ++i)
+        one << closing(QStringLiteral("/reports/precise"), "198.51.100.201");
+    int admitted = 0;
+    for (const HttpResult &r : m_http->concurrentRaw(one, 20000))
+        admitted += r.status == 200;
+    QCOMPARE(admitted, 5);
+
+    // 50 clients behind the trusted proxy, 20 concurrent requests each, all 1,000 at once:
+    // exactly 5 each.
+    QList<QByteArray> many;
+    for (int i = 0; i < 20; ++i) {
+        for (int c = 0; c < 50; ++c)
+            many << closing(QStringLiteral("/reports/precise"), "203.0.113." + QByteArray::number(c + 1));
+    }
+    const QList<HttpResult> answers = m_http->concurrentRaw(many, 20000);
+    QHash<int, int> perClient;
+    int answered = 0;
+    for (qsizetype i = 0; i < answers.size(); ++i) {
+        answered += answers[i].status != 0;
+        perClient[int(i % 50)] += answers[i].status == 200;
+    }
+    QCOMPARE(answered, 1000);
+    for (int c = 0; c < 50; ++c)
+        QCOMPARE(perClient.value(c), 5);
+}
+
+void tst_ApiServer::untrustedForwardedForIsIgnored()
+{
+    ServiceOptions options = defaults();
+    options.trustedProxies.clear();
+    m_service = startService(options);
+    QVERIFY(m_service);
+    TestHttp http{QUrl(m_service->baseUrl())};
+    QList<QByteArray> requests;
+    for (int i = 0; i < 20; ++i)
+        requests << closing(QStringLiteral("/reports/spoof"), "203.0.113." + QByteArray::number(i + 1));
+    int admitted = 0;
+    for (const HttpResult &r : http.concurrentRaw(requests))
+        admitted += r.status == 200;
+    // Every request is the peer's, 127.0.0.1, whatever the header claims.
+    QCOMPARE(admitted, 5);
+    QCOMPARE(m_redis.command({"ZCARD", "rate:sliding:127.0.0.1"}), QByteArray("5"));
+    QCOMPARE(m_redis.command({"EXISTS", "rate:sliding:203.0.113.1"}), QByteArray("0"));
 }
 
 namespace {
