@@ -29,13 +29,17 @@ void RequestFeed::finished(const RequestRecord &record)
         ++m_totals.limited;
     else if (o == "ERROR" || record.status >= 500)
         ++m_totals.errors;
-    lock.unlock();
-    push({true, record});
+    pushLocked({true, record});
 }
 
 void RequestFeed::push(Event event)
 {
     QMutexLocker lock(&m_mutex);
+    pushLocked(std::move(event));
+}
+
+void RequestFeed::pushLocked(Event event)
+{
     if (m_pending.size() >= m_maxPending) {
         // Keep the newest half: the window shows the latest requests anyway.
         const qsizetype drop = m_pending.size() / 2;

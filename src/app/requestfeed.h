@@ -47,6 +47,7 @@ public:
 
 private:
     void push(Event event);
+    void pushLocked(Event event); // with m_mutex held
 
     const int m_maxPending;
     mutable QMutex m_mutex;

@@ -6,6 +6,7 @@
 #include "redisclient.h"
 #include "reportsource.h"
 
+#include <QCryptographicHash>
 #include <QRandomGenerator>
 
 using namespace std::chrono;
@@ -44,6 +45,11 @@ QByteArray ReportCache::leaseKeyFor(const QString &region)
     return keyFor(region) + QByteArrayLiteral(":lease");
 }
 
+QByteArray ReportCache::fingerprint(const QByteArray &stored)
+{
+    return QCryptographicHash::hash(stored, QCryptographicHash::Sha1).toHex().left(20);
+}
+
 milliseconds ReportCache::leaseTtl() const
 {
     // Long enough for the computation and its write; short enough that waiters take over soon
@@ -69,15 +75,8 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
 
     CacheRead read;
     // Another type under the key (a hash, a list) is as wrong as bad JSON: overwrite it.
-    if (value.isError() && value.bytes().startsWith("WRONGTYPE")) {
-        ++m_counters.corrupt;
-        qCWarning(lcCache).noquote() << "ignoring the invalid entry under" << QString::fromUtf8(key)
-                                     << "- it is not a string";
-        read.outcome = CacheRead::Outcome::Corrupt;
-        read.problem = QStringLiteral("not a string value");
-        co_return read;
-    }
-    if (!value.isOk()) {
+    const bool wrongType = value.isError() && value.bytes().startsWith("WRONGTYPE");
+    if (!value.isOk() && !wrongType) {
         read.outcome = CacheRead::Outcome::Unavailable;
         read.problem = value.errorText();
         co_return read;
@@ -86,35 +85,29 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
         read.outcome = CacheRead::Outcome::Miss;
         co_return read;
     }
-    if (const auto known = m_validated.constFind(region);
-        known != m_validated.cend() && known->stored == value.bytes()) {
-        read.report = known->report;
-        read.servedJson = known->servedJson;
-    }
-    QString why;
-    std::optional<Report> report;
-    if (!read.servedJson.isEmpty())
-        report = read.report;
-    else if (value.isString())
-        report = Report::fromJson(value.bytes(), region, &why);
-    else
-        why = QStringLiteral("not a string value");
-    if (!report) {
-        ++m_counters.corrupt;
-        qCWarning(lcCache).noquote() << "ignoring the invalid entry under" << QString::fromUtf8(key) << "-"
-                                     << why;
-        read.outcome = CacheRead::Outcome::Corrupt;
-        read.problem = why;
-        co_return read;
-    }
-    read.report = std::move(*report);
-    read.stored = value.bytes();
-    if (read.servedJson.isEmpty()) {
-        read.servedJson = read.report.toJson(true);
+    // A hit whose bytes were validated before skips parsing, serialising and hashing again.
+    auto known = m_validated.constFind(region);
+    if (known == m_validated.cend() || known->stored != value.bytes()) {
+        QString why = QStringLiteral("not a string value");
+        const std::optional<Report> report
+            = value.isString() ? Report::fromJson(value.bytes(), region, &why) : std::optional<Report>();
+        if (!report) {
+            ++m_counters.corrupt;
+            qCWarning(lcCache).noquote()
+                << "ignoring the invalid entry under" << QString::fromUtf8(key) << "-" << why;
+            read.outcome = CacheRead::Outcome::Corrupt;
+            read.problem = why;
+            co_return read;
+        }
         if (m_validated.size() >= 4096)
             m_validated.clear();
-        m_validated.insert(region, Validated{read.stored, read.report, read.servedJson});
+        known = m_validated.insert(
+            region, Validated{value.bytes(), *report, report->toJson(true), fingerprint(value.bytes())});
     }
+    read.report = known->report;
+    read.stored = known->stored;
+    read.servedJson = known->servedJson;
+    read.fingerprint = known->fingerprint;
     // PTTL answers -1 for a key without expiry and -2 if it vanished between the two commands.
     const qint64 left = ttl.isInteger() ? ttl.toInteger() : 0;
     const qint64 grace = duration_cast<milliseconds>(m_settings.staleWhileRevalidate).count();

@@ -37,6 +37,7 @@ struct CacheRead
     Report report; // on Hit and Stale
     QByteArray stored; // on Hit and Stale: the bytes as stored (toJson(false))
     QByteArray servedJson; // on Hit and Stale: the report as served from the cache (toJson(true))
+    QByteArray fingerprint; // on Hit and Stale: fingerprint(stored)
     std::chrono::milliseconds freshFor{0}; // on Hit: how long the entry stays fresh
     QString problem; // on Corrupt and Unavailable: why
 };
@@ -90,6 +91,8 @@ public:
 
     static QByteArray keyFor(const QString &region);
     static QByteArray leaseKeyFor(const QString &region);
+    // A short hash of a stored report's bytes (for ETags): equal bytes, equal fingerprint.
+    static QByteArray fingerprint(const QByteArray &stored);
 
     // GET and PTTL of the report's key. Both are sent before this returns, so they share a round
     // trip with what was sent just before.
@@ -129,6 +132,7 @@ private:
         QByteArray stored;
         Report report;
         QByteArray servedJson;
+        QByteArray fingerprint;
     };
     QHash<QString, Validated> m_validated;
     QHash<QString, std::shared_ptr<Flight>> m_flights;

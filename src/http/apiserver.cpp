@@ -9,7 +9,6 @@
 #include "reportsource.h"
 #include "slidingwindowlimiter.h"
 
-#include <QCryptographicHash>
 #include <QDateTime>
 #include <QHttpServerRequest>
 #include <QMetaMethod>
@@ -96,11 +95,6 @@ bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag)
             return true;
     }
     return false;
-}
-
-QByteArray etagFor(const QByteArray &stored)
-{
-    return '"' + QCryptographicHash::hash(stored, QCryptographicHash::Sha1).toHex().left(20) + '"';
 }
 
 void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision, const QByteArray &policy)
@@ -253,6 +247,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     Report report;
     QByteArray stored;
     QByteArray served; // the body, when the cache has it ready
+    QByteArray fingerprint; // likewise
     QByteArray outcome;
     milliseconds freshFor{0};
     switch (read.outcome) {
@@ -261,6 +256,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
         report = std::move(read.report);
         stored = std::move(read.stored);
         served = std::move(read.servedJson);
+        fingerprint = std::move(read.fingerprint);
         freshFor = read.freshFor;
         if (read.outcome == CacheRead::Outcome::Hit) {
             outcome = QByteArrayLiteral("HIT");
@@ -292,7 +288,9 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     }
 
     const bool cached = outcome == "HIT" || outcome == "STALE";
-    const QByteArray etag = etagFor(stored);
+    if (fingerprint.isEmpty())
+        fingerprint = ReportCache::fingerprint(stored);
+    const QByteArray etag = '"' + fingerprint + '"';
     const bool notModified = !context.ifNoneMatch.isEmpty() && etagMatches(context.ifNoneMatch, etag);
     HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, report.toJson(cached));
     r.addHeader(QByteArrayLiteral("X-Cache"), outcome);
