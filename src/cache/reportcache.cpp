@@ -131,6 +131,11 @@ QCoro::Task<CacheFill> ReportCache::fill(QString region)
         }
         co_return shared;
     }
+    if (atCapacity()) {
+        CacheFill refused;
+        refused.outcome = CacheFill::Outcome::Overloaded;
+        co_return refused;
+    }
     auto flight = std::make_shared<Flight>();
     m_flights.insert(region, flight);
     QCoro::Task<CacheFill> leading = lead(region, true);
@@ -142,6 +147,28 @@ QCoro::Task<CacheFill> ReportCache::fill(QString region)
 }
 
 QCoro::Task<CacheFill> ReportCache::bypass(QString region)
+{
+    if (const auto it = m_bypassFlights.constFind(region); it != m_bypassFlights.cend()) {
+        Flight::Awaiter join(*it);
+        CacheFill shared = co_await join;
+        co_return shared;
+    }
+    if (atCapacity()) {
+        CacheFill refused;
+        refused.outcome = CacheFill::Outcome::Overloaded;
+        co_return refused;
+    }
+    auto flight = std::make_shared<Flight>();
+    m_bypassFlights.insert(region, flight);
+    QCoro::Task<CacheFill> computing = computeUncached(region);
+    CacheFill result = co_await computing;
+    if (m_bypassFlights.value(region) == flight)
+        m_bypassFlights.remove(region);
+    flight->finish(result);
+    co_return result;
+}
+
+QCoro::Task<CacheFill> ReportCache::computeUncached(QString region)
 {
     CacheFill fill;
     QCoro::Task<std::optional<Report>> computing = m_source.compute(region);
@@ -164,7 +191,7 @@ QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
             = m_redis.set(leaseKey, token, leaseTtl(), RedisClient::SetCondition::IfAbsent);
         const RedisReply lease = co_await leaseReply;
         if (!lease.isOk()) {
-            QCoro::Task<CacheFill> direct = bypass(region);
+            QCoro::Task<CacheFill> direct = computeUncached(region);
             CacheFill fill = co_await direct;
             co_return fill;
         }
@@ -221,7 +248,7 @@ QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
                 co_return shared;
             }
             if (current.outcome == CacheRead::Outcome::Unavailable || !leaseTtlLeft.isInteger()) {
-                QCoro::Task<CacheFill> direct = bypass(region);
+                QCoro::Task<CacheFill> direct = computeUncached(region);
                 CacheFill fill = co_await direct;
                 co_return fill;
             }
@@ -233,7 +260,7 @@ QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
 
 void ReportCache::revalidate(const QString &region)
 {
-    if (m_flights.contains(region) || m_revalidating.contains(region))
+    if (m_flights.contains(region) || m_revalidating.contains(region) || atCapacity())
         return;
     revalidateInBackground(region);
 }

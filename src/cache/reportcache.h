@@ -50,6 +50,7 @@ struct CacheFill
         Shared, // another request's computation, in this process or another
         Bypass, // Redis unavailable: computed directly, not stored
         Cancelled, // the service shut down first
+        Overloaded, // maxComputations reports were under way already: nothing was started
     };
     Outcome outcome = Outcome::Cancelled;
     Report report;
@@ -71,6 +72,9 @@ public:
         std::chrono::seconds ttl{30};
         std::chrono::seconds ttlJitter{0}; // each write lives ttl + a random 0..ttlJitter
         std::chrono::seconds staleWhileRevalidate{0}; // grace during which an expired report is served
+        // Distinct reports computed (or awaited from another process) at once; 0: no cap. A miss
+        // that would start one more gets Overloaded; joining one under way is always possible.
+        int maxComputations = 0;
     };
 
     struct Counters
@@ -99,8 +103,14 @@ public:
     QCoro::Task<CacheRead> read(QString region);
     // Computes and stores the report after a miss, once for all concurrent callers.
     QCoro::Task<CacheFill> fill(QString region);
-    // Computes the report without touching the cache (for when Redis is unavailable).
+    // Computes the report without touching the cache (for when Redis is unavailable), once for
+    // all concurrent callers.
     QCoro::Task<CacheFill> bypass(QString region);
+    // Reports being computed or awaited now, counted against Settings::maxComputations.
+    int computationsUnderWay() const
+    {
+        return int(m_flights.size() + m_bypassFlights.size() + m_revalidating.size());
+    }
     // Recomputes a stale report in the background, unless that is already under way here or in
     // another process.
     void revalidate(const QString &region);
@@ -117,6 +127,11 @@ private:
     using Flight = detail::Flight<CacheFill>;
 
     QCoro::Task<CacheFill> lead(QString region, bool waitForOthers);
+    QCoro::Task<CacheFill> computeUncached(QString region);
+    bool atCapacity() const
+    {
+        return m_settings.maxComputations > 0 && computationsUnderWay() >= m_settings.maxComputations;
+    }
     QCoro::Task<> revalidateInBackground(QString region);
     std::chrono::milliseconds leaseTtl() const;
     std::chrono::seconds writeTtl() const;
@@ -136,6 +151,7 @@ private:
     };
     QHash<QString, Validated> m_validated;
     QHash<QString, std::shared_ptr<Flight>> m_flights;
+    QHash<QString, std::shared_ptr<Flight>> m_bypassFlights;
     QSet<QString> m_revalidating;
     Counters m_counters;
 };

@@ -12,9 +12,17 @@
 #include <QDateTime>
 #include <QHttpServerRequest>
 #include <QMetaMethod>
+#include <QScopedValueRollback>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QUrl>
+
+#include <cstring>
+
+#ifdef Q_OS_UNIX
+#include <sys/socket.h>
+#endif
 
 Q_LOGGING_CATEGORY(lcHttp, "cachedash.http", QtInfoMsg)
 
@@ -36,10 +44,93 @@ struct ApiServer::Context
     QByteArray authorization;
     bool head = false;
     bool close = false;
+    bool announceKeepAlive = false; // HTTP/1.0 with Connection: keep-alive
     Route route = Route::Other;
     qint64 startedMs = 0;
     QElapsedTimer timer;
     bool answered = false;
+};
+
+// Takes the listening socket's connections for ApiServer, which wraps each before QHttpServer
+// sees it.
+class ApiServer::Listener final : public QTcpServer
+{
+public:
+    explicit Listener(ApiServer *server)
+        : QTcpServer(server)
+        , m_server(server)
+    { }
+
+    using QTcpServer::addPendingConnection;
+
+protected:
+    void incomingConnection(qintptr descriptor) override { m_server->accept(descriptor); }
+
+private:
+    ApiServer *m_server;
+};
+
+// The socket QHttpServer reads requests from: not a network socket, but a feed of one complete,
+// scanned request at a time. Answers go to the real socket, the "wire".
+class ApiServer::ParserFeed final : public QTcpSocket
+{
+public:
+    explicit ParserFeed(QTcpSocket *wire)
+        : QTcpSocket(wire)
+    {
+        setPeerAddress(wire->peerAddress());
+        setPeerPort(wire->peerPort());
+        setLocalAddress(wire->localAddress());
+        setLocalPort(wire->localPort());
+        QIODevice::open(QIODevice::ReadWrite);
+        setSocketState(QAbstractSocket::ConnectedState);
+    }
+
+    // Hands one request to whoever reads this socket, synchronously.
+    void deliver(QByteArray bytes)
+    {
+        m_bytes = std::move(bytes);
+        m_read = 0;
+        Q_EMIT readyRead();
+        m_bytes.clear();
+        m_read = 0;
+    }
+
+    // The wire has gone: QHttpServer lets go of this socket.
+    void end()
+    {
+        if (state() == QAbstractSocket::UnconnectedState)
+            return;
+        setSocketState(QAbstractSocket::UnconnectedState);
+        Q_EMIT disconnected();
+    }
+
+    qint64 bytesAvailable() const override
+    {
+        return QTcpSocket::bytesAvailable() + (m_bytes.size() - m_read);
+    }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = std::min<qint64>(maxSize, m_bytes.size() - m_read);
+        if (n > 0)
+            std::memcpy(data, m_bytes.constData() + m_read, size_t(n));
+        m_read += n;
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_bytes;
+    qsizetype m_read = 0;
+};
+
+struct ApiServer::Delivery
+{
+    Connection *connection = nullptr;
+    ScannedRequest scanned;
+    bool taken = false;
 };
 
 namespace {
@@ -111,9 +202,52 @@ void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decisi
 ApiServer::ApiServer(Components components, QObject *parent)
     : QAbstractHttpServer(parent)
     , m_c(components)
-{ }
+{
+    m_clock.start();
+    m_sweeper = new QTimer(this);
+    m_sweeper->setInterval(250);
+    connect(m_sweeper, &QTimer::timeout, this, &ApiServer::sweep);
+}
 
-ApiServer::~ApiServer() = default;
+ApiServer::~ApiServer()
+{
+    // The wires are children and go after this; let nothing of theirs call back.
+    for (const auto &c : std::as_const(m_connections))
+        c->wire->disconnect(this);
+}
+
+void ApiServer::setLimits(const Limits &limits)
+{
+    m_limits = limits;
+}
+
+bool ApiServer::listenOn(const QHostAddress &address, quint16 port, QString *error)
+{
+    auto *listener = new Listener(this);
+    // Qt's defaults (a backlog of 50, 30 pending connections) drop the SYNs of a burst of clients,
+    // who then wait a second to retry: take bursts of a thousand at once.
+    listener->setListenBacklogSize(1024);
+    listener->setMaxPendingConnections(1024);
+    if (!listener->listen(address, port)) {
+        *error = listener->errorString();
+        delete listener;
+        return false;
+    }
+    // Out of file descriptors, QTcpServer stops accepting for good: pause briefly and go on.
+    connect(
+        listener, &QTcpServer::acceptError, this, [this, listener](QAbstractSocket::SocketError) {
+            qCWarning(lcHttp).noquote()
+                << "cannot accept a connection:" << listener->errorString()
+                << QStringLiteral("(%1 open); retrying in 100 ms").arg(m_connections.size());
+            listener->pauseAccepting();
+            QTimer::singleShot(100, listener, [listener] { listener->resumeAccepting(); });
+        });
+    m_listener = listener;
+    m_port = listener->serverPort();
+    bind(listener);
+    m_sweeper->start();
+    return true;
+}
 
 void ApiServer::stopListening()
 {
@@ -121,32 +255,296 @@ void ApiServer::stopListening()
         server->close();
 }
 
+ApiServer::Connection *ApiServer::connectionOf(QTcpSocket *wire) const
+{
+    const auto it = m_connections.constFind(wire);
+    return it == m_connections.cend() ? nullptr : it->get();
+}
+
+void ApiServer::accept(qintptr descriptor)
+{
+    auto *wire = new QTcpSocket(this);
+    if (!wire->setSocketDescriptor(descriptor)) {
+        qCWarning(lcHttp).noquote() << "cannot take a connection:" << wire->errorString();
+        delete wire;
+        return;
+    }
+    ++m_connectionsAccepted;
+    if (m_connections.size() >= m_limits.maxConnections && !evictOne()) {
+        ++m_connectionsRefused;
+        qCWarning(lcHttp).noquote()
+            << wire->peerAddress().toString()
+            << QStringLiteral("refused: %1 connections are open, all busy").arg(m_connections.size());
+        HttpResponse r = HttpResponse::error(503,
+            QStringLiteral("the server has %1 connections open, all busy; try again shortly")
+                .arg(m_connections.size()));
+        r.addHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
+        wire->write(r.serialize(true, true));
+        connect(wire, &QTcpSocket::disconnected, wire, &QObject::deleteLater);
+        wire->disconnectFromHost();
+        QTimer::singleShot(m_limits.lingerTime, wire, [wire] { wire->abort(); });
+        return;
+    }
+    // Reading pauses when 64 KiB wait unread: a client cannot make the server buffer without bound.
+    wire->setReadBufferSize(64 * 1024);
+    auto connection = std::make_shared<Connection>(m_limits.http);
+    connection->wire = wire;
+    connection->lastActivity = m_clock.elapsed();
+    auto *feed = new ParserFeed(wire);
+    connection->feed = feed;
+    m_connections.insert(wire, connection);
+
+    connect(wire, &QTcpSocket::readyRead, this, [this, wire] {
+        if (Connection *c = connectionOf(wire))
+            readInput(*c);
+    });
+    connect(wire, &QTcpSocket::bytesWritten, this, [this, wire] {
+        Connection *c = connectionOf(wire);
+        if (!c)
+            return;
+        c->lastActivity = m_clock.elapsed();
+        if (c->closing) {
+            beginClose(*c);
+            return;
+        }
+        if (c->paused)
+            readInput(*c); // reading paused for this client to take its answers
+    });
+    connect(wire, &QTcpSocket::disconnected, this, [this, wire] {
+        if (Connection *c = connectionOf(wire)) {
+            c->closing = true;
+            if (c->feed)
+                c->feed->end();
+        }
+        wire->deleteLater();
+    });
+    connect(wire, &QObject::destroyed, this, [this, wire] { m_connections.remove(wire); });
+    m_listener->addPendingConnection(feed);
+}
+
+bool ApiServer::evictOne()
+{
+    // First choice: the connection idle the longest (no request under way, nothing to write).
+    // Second: the one whose unfinished request began the longest ago (a slow client). A connection
+    // with a request being answered is never taken.
+    Connection *idle = nullptr;
+    Connection *slow = nullptr;
+    for (const auto &c : std::as_const(m_connections)) {
+        if (c->closing || c->unanswered() > 0 || c->wire->bytesToWrite() > 0)
+            continue;
+        if (c->scanner.inRequest()) {
+            if (!slow || c->requestStarted < slow->requestStarted)
+                slow = c.get();
+        } else if (!idle || c->lastActivity < idle->lastActivity) {
+            idle = c.get();
+        }
+    }
+    Connection *victim = idle ? idle : slow;
+    if (!victim)
+        return false;
+    ++m_connectionsEvicted;
+    victim->closing = true;
+    victim->wire->abort();
+    return true;
+}
+
+void ApiServer::readInput(Connection &c)
+{
+    if (c.reading)
+        return; // the loop below goes on once the nested answer is written
+    const std::shared_ptr<Connection> keep = m_connections.value(c.wire);
+    QScopedValueRollback<bool> reading(c.reading, true);
+    const qint64 now = m_clock.elapsed();
+    if (c.closing || c.stopReading) {
+        // Nothing more is read as requests; what still comes is dropped, up to a point.
+        c.discarded += c.wire->skip(c.wire->bytesAvailable());
+        if (c.discarded > 4 * m_limits.http.maxBody + (1 << 20))
+            c.wire->abort();
+        return;
+    }
+    while (!c.stopReading && !c.closing) {
+        c.paused
+            = qint64(c.unanswered()) >= m_limits.maxPipelined || c.wire->bytesToWrite() >= m_limits.maxUnsent;
+        if (c.paused)
+            return; // resumed from write() or bytesWritten
+        if (c.inputPos >= c.input.size()) {
+            const qint64 available = c.wire->bytesAvailable();
+            if (available <= 0)
+                return;
+            c.input = c.wire->read(std::min<qint64>(available, 16 * 1024));
+            c.inputPos = 0;
+            c.lastActivity = now;
+        }
+        const bool wasInRequest = c.scanner.inRequest();
+        const qsizetype consumed
+            = c.scanner.scan(c.input.constData() + c.inputPos, c.input.size() - c.inputPos);
+        if (!wasInRequest && c.scanner.inRequest())
+            c.requestStarted = now;
+        if (c.scanner.failed()) {
+            c.input.clear();
+            c.inputPos = 0;
+            c.head.clear();
+            refuse(c, c.scanner.errorStatus(), c.scanner.errorDetail());
+            return;
+        }
+        if (!c.scanner.complete()) {
+            c.head.append(c.input.constData() + c.inputPos, consumed);
+            c.inputPos += consumed;
+            continue;
+        }
+        QByteArray bytes;
+        if (c.head.isEmpty() && c.inputPos == 0 && consumed == c.input.size()) {
+            bytes = std::exchange(c.input, {}); // the common case: one read, one request
+            c.inputPos = 0;
+        } else {
+            bytes = std::exchange(c.head, {});
+            bytes.append(c.input.constData() + c.inputPos, consumed);
+            c.inputPos += consumed;
+        }
+        const ScannedRequest scanned = c.scanner.request();
+        c.scanner.next();
+        c.requestStarted = -1;
+        ++c.requests;
+        if (!scanned.keepAlive)
+            c.stopReading = true;
+        deliver(c, std::move(bytes), scanned);
+    }
+}
+
+void ApiServer::deliver(Connection &c, QByteArray bytes, const ScannedRequest &scanned)
+{
+    if (!c.feed) {
+        c.wire->abort();
+        return;
+    }
+    Delivery delivery{&c, scanned, false};
+    QScopedValueRollback<Delivery *> current(m_delivery, &delivery);
+    c.feed->deliver(std::move(bytes));
+    if (!delivery.taken) {
+        // The scanner is stricter than QHttpServer's parser, so this is not expected; should it
+        // happen, the client still gets an answer.
+        qCWarning(lcHttp).noquote() << c.wire->peerAddress().toString()
+                                    << "sent a request that the HTTP parser did not take";
+        refuse(c, 400, QStringLiteral("the request could not be parsed"));
+    }
+}
+
+void ApiServer::refuse(Connection &c, int status, const QString &detail)
+{
+    c.stopReading = true;
+    Context context;
+    context.id = ++m_requestIds;
+    context.socket = c.wire;
+    context.connectionKey = c.wire;
+    context.methodName = c.scanner.method().isEmpty() ? QByteArrayLiteral("-") : c.scanner.method();
+    context.rawPath = c.scanner.target();
+    context.client = c.wire->peerAddress().toString();
+    context.close = true;
+    context.startedMs = QDateTime::currentMSecsSinceEpoch();
+    context.timer.start();
+    context.sequence = c.nextSequence++;
+    ++m_inFlight;
+    qCInfo(lcHttp).noquote() << context.client << "refused:" << status << detail;
+    respond(context, HttpResponse::error(status, detail));
+}
+
+void ApiServer::beginClose(Connection &c)
+{
+    // Shut our side once the answer is out, and drop what the client still sends until it closes:
+    // closing at once with its bytes unread would reset the connection and could lose the answer.
+    c.closing = true;
+    c.stopReading = true;
+    if (c.closeDeadline == 0)
+        c.closeDeadline = m_clock.elapsed() + m_limits.lingerTime.count();
+    if (c.halfClosed || c.wire->bytesToWrite() > 0 || c.wire->state() != QAbstractSocket::ConnectedState)
+        return;
+    c.halfClosed = true;
+#ifdef Q_OS_UNIX
+    ::shutdown(int(c.wire->socketDescriptor()), SHUT_WR);
+    c.discarded += c.wire->skip(c.wire->bytesAvailable());
+#else
+    c.wire->disconnectFromHost();
+#endif
+}
+
+void ApiServer::sweep()
+{
+    const qint64 now = m_clock.elapsed();
+    QList<QTcpSocket *> overdue;
+    QList<QTcpSocket *> idle;
+    QList<QTcpSocket *> slow;
+    for (const auto &c : std::as_const(m_connections)) {
+        if (c->closing) {
+            if (c->closeDeadline > 0 && now > c->closeDeadline)
+                overdue.append(c->wire);
+            continue;
+        }
+        if (c->unanswered() > 0) {
+            // Waiting on this service is fine; waiting on a client that does not read is not.
+            if (c->wire->bytesToWrite() > 0 && now - c->lastActivity > m_limits.idleTimeout.count())
+                overdue.append(c->wire);
+            continue;
+        }
+        if (c->scanner.inRequest()) {
+            if (now - c->requestStarted > m_limits.requestTimeout.count())
+                slow.append(c->wire);
+            continue;
+        }
+        // A new connection gets the request timeout to begin; between requests, the idle timeout.
+        const qint64 limit
+            = c->requests == 0 ? m_limits.requestTimeout.count() : m_limits.idleTimeout.count();
+        if (now - c->lastActivity > limit)
+            idle.append(c->wire);
+    }
+    for (QTcpSocket *wire : std::as_const(overdue)) {
+        if (connectionOf(wire))
+            wire->abort();
+    }
+    for (QTcpSocket *wire : std::as_const(idle)) {
+        if (Connection *c = connectionOf(wire)) {
+            c->closing = true;
+            c->closeDeadline = now + m_limits.lingerTime.count();
+            wire->disconnectFromHost();
+        }
+    }
+    for (QTcpSocket *wire : std::as_const(slow)) {
+        if (Connection *c = connectionOf(wire)) {
+            ++m_connectionsTimedOut;
+            refuse(*c, 408,
+                QStringLiteral("the request did not arrive whole within %1 ms")
+                    .arg(m_limits.requestTimeout.count()));
+        }
+    }
+}
+
 bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    if (!m_delivery || m_delivery->connection->feed != socket) {
+        Q_ASSERT_X(false, "ApiServer::handleRequest", "a request that did not come through readInput()");
+        return true;
+    }
+    m_delivery->taken = true;
+    Connection &c = *m_delivery->connection;
+    QTcpSocket *wire = c.wire;
     // Copy what the request needs now: the server reuses `request` for the connection's next one.
     Context context;
     context.id = ++m_requestIds;
-    context.socket = socket;
-    context.connectionKey = socket;
+    context.socket = wire;
+    context.connectionKey = wire;
     context.method = request.method();
     context.methodName = methodName(context.method);
-    context.rawPath = request.url().path(QUrl::FullyEncoded).toLatin1();
+    context.rawPath = m_delivery->scanned.path;
     context.client = m_c.identity.clientFor(
         request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")));
     context.ifNoneMatch = request.value(QByteArrayLiteral("If-None-Match"));
     if (!m_adminToken.isEmpty())
         context.authorization = request.value(QByteArrayLiteral("Authorization"));
     context.head = context.method == QHttpServerRequest::Method::Head;
-    context.close = request.value(QByteArrayLiteral("Connection")).compare("close", Qt::CaseInsensitive) == 0;
+    context.close = !m_delivery->scanned.keepAlive;
+    context.announceKeepAlive = m_delivery->scanned.http10 && m_delivery->scanned.keepAlive;
     context.startedMs = QDateTime::currentMSecsSinceEpoch();
     context.timer.start();
-
-    auto it = m_connections.find(socket);
-    if (it == m_connections.end()) {
-        it = m_connections.insert(socket, Connection{});
-        connect(socket, &QObject::destroyed, this, [this, socket] { m_connections.remove(socket); });
-    }
-    context.sequence = it->nextSequence++;
+    context.sequence = c.nextSequence++;
     ++m_inFlight;
 
     dispatch(std::move(context));
@@ -273,6 +671,18 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
             ? m_c.cache.bypass(region)
             : m_c.cache.fill(region);
         CacheFill fill = co_await filling;
+        if (fill.outcome == CacheFill::Outcome::Overloaded) {
+            const qint64 retry = std::max<qint64>(1, (m_c.source.delay().count() + 999) / 1000);
+            qCWarning(lcHttp).noquote() << context.client << "refused a miss of" << region << "-"
+                                        << m_c.cache.computationsUnderWay() << "reports are being computed";
+            HttpResponse r = HttpResponse::error(503,
+                QStringLiteral("%1 reports are being computed already; try again in %2 s")
+                    .arg(m_c.cache.computationsUnderWay())
+                    .arg(retry));
+            r.addHeader(QByteArrayLiteral("Retry-After"), QByteArray::number(retry));
+            respond(context, r, QByteArrayLiteral("ERROR"));
+            co_return;
+        }
         if (fill.outcome == CacheFill::Outcome::Cancelled) {
             respond(context, HttpResponse::error(503, QStringLiteral("the service is shutting down")),
                 QByteArrayLiteral("ERROR"));
@@ -387,6 +797,20 @@ QByteArray ApiServer::renderMetrics() const
     metric("cachedash_http_requests_in_flight", "gauge", "Requests read and not answered yet.");
     line("cachedash_http_requests_in_flight", {}, m_inFlight);
 
+    metric("cachedash_http_connections_open", "gauge", "HTTP connections open.");
+    line("cachedash_http_connections_open", {}, double(m_connections.size()));
+    metric("cachedash_http_connections_total", "counter",
+        "HTTP connections: accepted; refused (503, all busy at the cap); evicted (idle, closed to make "
+        "room); timed_out (a request did not arrive whole in time).");
+    line("cachedash_http_connections_total", QByteArrayLiteral("event=\"accepted\""),
+        double(m_connectionsAccepted));
+    line("cachedash_http_connections_total", QByteArrayLiteral("event=\"refused\""),
+        double(m_connectionsRefused));
+    line("cachedash_http_connections_total", QByteArrayLiteral("event=\"evicted\""),
+        double(m_connectionsEvicted));
+    line("cachedash_http_connections_total", QByteArrayLiteral("event=\"timed_out\""),
+        double(m_connectionsTimedOut));
+
     metric("cachedash_cache_requests_total", "counter", "Report requests by cache outcome.");
     for (const char *outcome : {"HIT", "MISS", "STALE", "BYPASS", "LIMITED", "ERROR"})
         line("cachedash_cache_requests_total",
@@ -477,8 +901,8 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
     context.answered = true;
     --m_inFlight;
     if (context.socket)
-        write(context.connectionKey, context.sequence, response.serialize(!context.head, context.close),
-            context.close);
+        write(context.connectionKey, context.sequence,
+            response.serialize(!context.head, context.close, context.announceKeepAlive), context.close);
 
     if (outcome.isEmpty() && response.status >= 400)
         outcome = QByteArrayLiteral("ERROR");
@@ -510,30 +934,38 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
 
 void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool close)
 {
-    auto it = m_connections.find(key);
-    if (it == m_connections.end() || it->closing)
+    Connection *c = connectionOf(key);
+    if (!c || c->closing)
         return;
     // Answers leave in request order (RFC 9112 pipelining): one that finished early waits its turn.
-    if (sequence != it->nextToWrite) {
-        it->ready.emplace(sequence, Connection::Answer{std::move(bytes), close});
+    if (sequence != c->nextToWrite) {
+        c->ready.emplace(sequence, Connection::Answer{std::move(bytes), close});
         return;
     }
-    QTcpSocket *socket = key;
+    QTcpSocket *socket = c->wire;
     Connection::Answer answer{std::move(bytes), close};
     while (true) {
         if (socket->state() == QAbstractSocket::ConnectedState)
             socket->write(answer.bytes);
-        ++it->nextToWrite;
+        ++c->nextToWrite;
+        c->lastActivity = m_clock.elapsed();
         if (answer.close) {
-            it->closing = true;
-            socket->disconnectFromHost();
+            beginClose(*c);
             return;
         }
-        const auto next = it->ready.find(it->nextToWrite);
-        if (next == it->ready.end())
-            return;
+        const auto next = c->ready.find(c->nextToWrite);
+        if (next == c->ready.end())
+            break;
         answer = std::move(next->second);
-        it->ready.erase(next);
+        c->ready.erase(next);
+    }
+    if (c->paused && !c->reading) {
+        // Reading paused for these answers: go on from the event loop, not from inside whatever
+        // completed this answer.
+        QTimer::singleShot(0, this, [this, wire = c->wire] {
+            if (Connection *again = connectionOf(wire); again && again->paused)
+                readInput(*again);
+        });
     }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "histogram.h"
+#include "httprequestscanner.h"
 #include "httpresponse.h"
 #include "requestrecord.h"
 
@@ -15,12 +16,15 @@
 #include <qcoro/qcorotask.h>
 
 #include <array>
+#include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 
 Q_DECLARE_LOGGING_CATEGORY(lcHttp)
 
 class QTcpSocket;
+class QTimer;
 
 namespace Cachedash {
 
@@ -41,11 +45,30 @@ class SlidingWindowLimiter;
 // Every request gets exactly one answer, written in request order on its connection, and never
 // to a socket that has gone. What a request needs is copied before its first suspension: the
 // server reuses its request object for the connection's next request.
+//
+// The server owns the connections; QHttpServer only parses. Each connection's bytes go through an
+// HttpRequestScanner first, which bounds the request line, the head and the body, and refuses what
+// is malformed with a JSON 4xx. Complete requests are handed to QHttpServer's parser one at a
+// time, so pipelined requests are parsed in order and answered in order. Connections are capped
+// (the longest idle one makes room for a new one), a request must arrive whole within the request
+// timeout (slow clients get 408), idle keep-alive connections close after the idle timeout, and a
+// connection stops being read while its client leaves answers unread.
 class ApiServer : public QAbstractHttpServer
 {
     Q_OBJECT
 
 public:
+    struct Limits
+    {
+        HttpLimits http;
+        int maxConnections = 1000; // beyond: the longest idle connection closes, else 503
+        std::chrono::milliseconds requestTimeout{10'000}; // from a request's first byte to its last
+        std::chrono::milliseconds idleTimeout{30'000}; // between requests on a keep-alive connection
+        int maxPipelined = 32; // unanswered requests per connection before reading pauses
+        qint64 maxUnsent = 1 << 20; // answer bytes a client has not taken before reading pauses
+        std::chrono::milliseconds lingerTime{2000}; // reading on after a refusal, so the answer lands
+    };
+
     struct Components
     {
         RedisClient &redis;
@@ -57,6 +80,13 @@ public:
 
     explicit ApiServer(Components components, QObject *parent = nullptr);
     ~ApiServer() override;
+
+    void setLimits(const Limits &limits);
+    const Limits &limits() const { return m_limits; }
+    // Starts listening; on failure returns false and sets *error.
+    bool listenOn(const QHostAddress &address, quint16 port, QString *error);
+    quint16 port() const { return m_port; }
+    int connectionCount() const { return int(m_connections.size()); }
 
     void setAccessLog(bool enabled) { m_accessLog = enabled; }
     // When set, POST .../refresh needs "Authorization: Bearer <token>": 401 without, 403 with
@@ -81,8 +111,19 @@ private:
     // The routes, as counted in /metrics.
     enum class Route { Reports, Refresh, Healthz, Livez, Metrics, Other, Count };
     struct Context;
+    class Listener;
+    class ParserFeed;
     struct Connection
     {
+        explicit Connection(const HttpLimits &limits)
+            : scanner(limits)
+        { }
+        QTcpSocket *wire = nullptr;
+        QPointer<ParserFeed> feed; // what QHttpServer reads the requests from
+        HttpRequestScanner scanner;
+        QByteArray head; // the scanned part of a request not yet complete
+        QByteArray input; // read from the wire, scanned up to inputPos
+        qsizetype inputPos = 0;
         quint64 nextSequence = 0; // given to the next request read
         quint64 nextToWrite = 0; // the request whose answer goes out next
         struct Answer
@@ -91,8 +132,19 @@ private:
             bool close = false;
         };
         std::map<quint64, Answer> ready; // answers finished ahead of their turn
-        bool closing = false;
+        bool closing = false; // the last answer is written: closing once the client has it
+        bool stopReading = false; // no more requests are read from this connection
+        bool halfClosed = false; // our side is shut down; the client's last bytes are discarded
+        bool reading = false; // inside readInput()
+        bool paused = false; // reading waits for answers to be written or taken
+        qint64 lastActivity = 0; // ms on m_clock: bytes read or written
+        qint64 requestStarted = -1; // ms on m_clock when the request under way began
+        qint64 closeDeadline = 0;
+        qint64 discarded = 0;
+        quint64 requests = 0;
+        quint64 unanswered() const { return nextSequence - nextToWrite; }
     };
+    struct Delivery; // a scanned request on its way through QHttpServer's parser
 
     void dispatch(Context context);
     QCoro::Task<> getReport(Context context, QString region);
@@ -106,8 +158,28 @@ private:
     void respond(Context &context, const HttpResponse &response, QByteArray outcome = {});
     void write(QTcpSocket *socket, quint64 sequence, QByteArray bytes, bool close);
 
+    void accept(qintptr descriptor);
+    bool evictOne();
+    Connection *connectionOf(QTcpSocket *wire) const;
+    void readInput(Connection &c);
+    void deliver(Connection &c, QByteArray bytes, const ScannedRequest &scanned);
+    // Answers a request the connection guard refused, in its turn, and closes the connection.
+    void refuse(Connection &c, int status, const QString &detail);
+    void beginClose(Connection &c);
+    void sweep();
+
     Components m_c;
-    QHash<QTcpSocket *, Connection> m_connections;
+    Limits m_limits;
+    quint16 m_port = 0;
+    Listener *m_listener = nullptr;
+    QTimer *m_sweeper = nullptr;
+    QElapsedTimer m_clock;
+    Delivery *m_delivery = nullptr;
+    QHash<QTcpSocket *, std::shared_ptr<Connection>> m_connections;
+    quint64 m_connectionsAccepted = 0;
+    quint64 m_connectionsRefused = 0;
+    quint64 m_connectionsEvicted = 0;
+    quint64 m_connectionsTimedOut = 0;
     quint64 m_requestIds = 0;
     int m_inFlight = 0;
     bool m_accessLog = false;

@@ -28,7 +28,7 @@ HttpResponse HttpResponse::error(int status, const QString &detail)
     return json(status, QByteArrayLiteral("{\"detail\":") + jsonString(detail) + '}');
 }
 
-QByteArray HttpResponse::serialize(bool withBody, bool closeConnection) const
+QByteArray HttpResponse::serialize(bool withBody, bool closeConnection, bool announceKeepAlive) const
 {
     const bool noBody = status == 304 || status == 204;
     QByteArray out;
@@ -51,6 +51,8 @@ QByteArray HttpResponse::serialize(bool withBody, bool closeConnection) const
     }
     if (closeConnection)
         out += "Connection: close\r\n";
+    else if (announceKeepAlive)
+        out += "Connection: keep-alive\r\n";
     out += "\r\n";
     if (withBody && !noBody)
         out += body;
@@ -68,13 +70,17 @@ const char *reasonPhrase(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     }
     return "Unknown";
 }

@@ -28,8 +28,10 @@ struct HttpResponse
     static HttpResponse error(int status, const QString &detail);
 
     // Status line, headers, Content-Length and body. `withBody` false (HEAD) keeps Content-Length
-    // but leaves the body out; a 304 has neither.
-    QByteArray serialize(bool withBody, bool closeConnection) const;
+    // but leaves the body out; a 304 has neither. The Connection header says `close` when the
+    // connection closes after this answer, and `keep-alive` when `announceKeepAlive` (HTTP/1.0
+    // clients that asked to keep it open).
+    QByteArray serialize(bool withBody, bool closeConnection, bool announceKeepAlive = false) const;
 };
 
 const char *reasonPhrase(int status);

@@ -11,6 +11,10 @@
 
 #include <QTcpServer>
 
+#ifdef Q_OS_UNIX
+#include <sys/resource.h>
+#endif
+
 Q_LOGGING_CATEGORY(lcService, "cachedash.service", QtInfoMsg)
 
 using namespace std::chrono;
@@ -30,6 +34,7 @@ Service::Service(ServiceOptions options, QObject *parent)
     cacheSettings.ttl = m_options.cacheTtl;
     cacheSettings.ttlJitter = m_options.cacheTtlJitter;
     cacheSettings.staleWhileRevalidate = m_options.staleWhileRevalidate;
+    cacheSettings.maxComputations = m_options.maxComputations;
     m_cache = std::make_unique<ReportCache>(*m_redis, *m_source, cacheSettings);
     m_limiter = std::make_unique<SlidingWindowLimiter>(*m_redis, m_options.rateLimit, m_options.rateWindow);
     m_limiter->setOnError(m_options.rateLimitOnError);
@@ -40,6 +45,11 @@ Service::Service(ServiceOptions options, QObject *parent)
         ApiServer::Components{*m_redis, *m_cache, *m_source, *m_limiter, *m_identity});
     m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
     m_api->setAdminToken(m_options.adminToken);
+    ApiServer::Limits limits;
+    limits.maxConnections = m_options.maxConnections;
+    limits.requestTimeout = m_options.requestTimeout;
+    limits.idleTimeout = m_options.idleTimeout;
+    m_api->setLimits(limits);
 }
 
 Service::~Service()
@@ -47,23 +57,46 @@ Service::~Service()
     shutdown();
 }
 
+void Service::ensureDescriptors()
+{
+#ifdef Q_OS_UNIX
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0)
+        return;
+    if (files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+        getrlimit(RLIMIT_NOFILE, &files);
+    }
+    // Redis connections, the window, log files and a margin take some 100 descriptors.
+    const rlim_t reserve = 100;
+    ApiServer::Limits limits = m_api->limits();
+    if (files.rlim_cur != RLIM_INFINITY && rlim_t(limits.maxConnections) + reserve > files.rlim_cur) {
+        const int fits
+            = files.rlim_cur > reserve * 2 ? int(files.rlim_cur - reserve) : int(files.rlim_cur / 2);
+        qCWarning(lcService).noquote()
+            << QStringLiteral("only %1 files may be open (ulimit -n): at most %2 connections, not %3")
+                   .arg(qulonglong(files.rlim_cur))
+                   .arg(fits)
+                   .arg(limits.maxConnections);
+        limits.maxConnections = fits;
+        m_api->setLimits(limits);
+    }
+#endif
+}
+
 QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 {
-    auto *tcp = new QTcpServer(m_api.get());
-    // Qt's defaults (a backlog of 50, 30 pending connections) drop the SYNs of a burst of clients,
-    // who then wait a second to retry: take bursts of a thousand at once.
-    tcp->setListenBacklogSize(1024);
-    tcp->setMaxPendingConnections(1024);
-    if (!tcp->listen(m_options.bindAddress, m_options.port)) {
+    ensureDescriptors();
+    QString listenError;
+    if (!m_api->listenOn(m_options.bindAddress, m_options.port, &listenError)) {
         m_error = QStringLiteral("cannot listen on %1:%2: %3")
                       .arg(m_options.bindAddress.toString())
                       .arg(m_options.port)
-                      .arg(tcp->errorString());
-        delete tcp;
+                      .arg(listenError);
         co_return false;
     }
-    m_port = tcp->serverPort();
-    m_api->bind(tcp);
+    m_port = m_api->port();
     if (!m_options.bindAddress.isLoopback() && m_options.adminToken.isEmpty())
         qCWarning(lcService).noquote()
             << "listening on" << m_options.bindAddress.toString()

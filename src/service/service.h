@@ -68,6 +68,8 @@ public:
 
 private:
     QCoro::Task<bool> connectRedis(std::chrono::milliseconds startupTimeout);
+    // Raises the open-files limit as far as allowed, and keeps the connection cap within it.
+    void ensureDescriptors();
 
     ServiceOptions m_options;
     std::unique_ptr<RedisClient> m_redis;

@@ -138,6 +138,22 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
     parser.addOption(QCommandLineOption(QStringLiteral("trusted-proxy"),
         QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
         QStringLiteral("cidr")));
+    parser.addOption(QCommandLineOption(QStringLiteral("max-connections"),
+        QStringLiteral("Open HTTP connections at most; beyond, the longest idle one is closed to make "
+                       "room, or the new one gets 503 (default 1000)."),
+        QStringLiteral("n")));
+    parser.addOption(QCommandLineOption(QStringLiteral("max-computations"),
+        QStringLiteral("Distinct reports computed at once at most; a miss beyond gets 503 with "
+                       "Retry-After (default 100)."),
+        QStringLiteral("n")));
+    parser.addOption(QCommandLineOption(QStringLiteral("request-timeout-ms"),
+        QStringLiteral("A request must arrive whole within this many milliseconds of its first byte, "
+                       "else 408 (default 10000)."),
+        QStringLiteral("ms")));
+    parser.addOption(QCommandLineOption(QStringLiteral("idle-timeout-ms"),
+        QStringLiteral("An idle keep-alive connection is closed after this many milliseconds "
+                       "(default 30000)."),
+        QStringLiteral("ms")));
     parser.addOption(QCommandLineOption(QStringLiteral("access-log"),
         QStringLiteral("Log one line per request: on or off (default on when headless)."),
         QStringLiteral("on|off")));
@@ -218,6 +234,17 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
             [](ServiceOptions &x, qint64 v) { x.rateLimit = int(v); }},
         {"rate-window", 1, 86'400, [](const ServiceOptions &x) -> qint64 { return x.rateWindow.count(); },
             [](ServiceOptions &x, qint64 v) { x.rateWindow = seconds(v); }},
+        {"max-connections", 1, 1'000'000, [](const ServiceOptions &x) -> qint64 { return x.maxConnections; },
+            [](ServiceOptions &x, qint64 v) { x.maxConnections = int(v); }},
+        {"max-computations", 1, 1'000'000,
+            [](const ServiceOptions &x) -> qint64 { return x.maxComputations; },
+            [](ServiceOptions &x, qint64 v) { x.maxComputations = int(v); }},
+        {"request-timeout-ms", 100, 3'600'000,
+            [](const ServiceOptions &x) -> qint64 { return x.requestTimeout.count(); },
+            [](ServiceOptions &x, qint64 v) { x.requestTimeout = milliseconds(v); }},
+        {"idle-timeout-ms", 100, 3'600'000,
+            [](const ServiceOptions &x) -> qint64 { return x.idleTimeout.count(); },
+            [](ServiceOptions &x, qint64 v) { x.idleTimeout = milliseconds(v); }},
     };
     for (const Numeric &option : numeric) {
         qint64 value = option.get(o);
