@@ -13,6 +13,7 @@
 #include <QHttpServerRequest>
 #include <QMetaMethod>
 #include <QScopedValueRollback>
+#include <QSet>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
@@ -21,6 +22,7 @@
 #include <cstring>
 
 #ifdef Q_OS_UNIX
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #endif
 
@@ -134,6 +136,19 @@ struct ApiServer::Delivery
 };
 
 namespace {
+
+// Bytes the kernel holds for this socket that Qt has not read yet.
+qint64 pendingInKernel(QTcpSocket *socket)
+{
+#ifdef Q_OS_UNIX
+    int pending = 0;
+    if (::ioctl(int(socket->socketDescriptor()), FIONREAD, &pending) == 0)
+        return pending;
+#else
+    Q_UNUSED(socket);
+#endif
+    return 0;
+}
 
 QByteArray methodName(QHttpServerRequest::Method method)
 {
@@ -289,7 +304,7 @@ void ApiServer::accept(qintptr descriptor)
     wire->setReadBufferSize(64 * 1024);
     auto connection = std::make_shared<Connection>(m_limits.http);
     connection->wire = wire;
-    connection->lastActivity = m_clock.elapsed();
+    connection->accepted = connection->lastActivity = m_clock.elapsed();
     auto *feed = new ParserFeed(wire);
     connection->feed = feed;
     m_connections.insert(wire, connection);
@@ -324,28 +339,42 @@ void ApiServer::accept(qintptr descriptor)
 
 bool ApiServer::evictOne()
 {
-    // First choice: the connection idle the longest (no request under way, nothing to write).
-    // Second: the one whose unfinished request began the longest ago (a slow client). A connection
-    // with a request being answered is never taken.
-    Connection *idle = nullptr;
-    Connection *slow = nullptr;
-    for (const auto &c : std::as_const(m_connections)) {
-        if (c->closing || c->unanswered() > 0 || c->wire->bytesToWrite() > 0)
-            continue;
-        if (c->scanner.inRequest()) {
-            if (!slow || c->requestStarted < slow->requestStarted)
-                slow = c.get();
-        } else if (!idle || c->lastActivity < idle->lastActivity) {
-            idle = c.get();
+    // First choice: the connection idle the longest: no request under way or pending, nothing to
+    // write, and either served before (an idle keep-alive connection) or silent since it opened
+    // 100 ms ago (a new client's request arrives with its connection). Second: the one whose
+    // unfinished request began the longest ago (a slow client). A connection with a request being
+    // answered, or with bytes waiting to be read, is never taken. The kernel is asked about
+    // waiting bytes only for the one chosen, so that a full server stays cheap to connect to.
+    const qint64 now = m_clock.elapsed();
+    QSet<Connection *> unreadBytes;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        Connection *idle = nullptr;
+        Connection *slow = nullptr;
+        for (const auto &c : std::as_const(m_connections)) {
+            if (c->closing || c->unanswered() > 0 || c->wire->bytesToWrite() > 0
+                || c->wire->bytesAvailable() > 0 || unreadBytes.contains(c.get()))
+                continue;
+            if (c->scanner.inRequest()) {
+                if (!slow || c->requestStarted < slow->requestStarted)
+                    slow = c.get();
+            } else if ((c->requests > 0 || now - c->accepted >= 100)
+                && (!idle || c->lastActivity < idle->lastActivity)) {
+                idle = c.get();
+            }
         }
+        Connection *victim = idle ? idle : slow;
+        if (!victim)
+            return false;
+        if (pendingInKernel(victim->wire) > 0) {
+            unreadBytes.insert(victim);
+            continue;
+        }
+        ++m_connectionsEvicted;
+        victim->closing = true;
+        victim->wire->abort();
+        return true;
     }
-    Connection *victim = idle ? idle : slow;
-    if (!victim)
-        return false;
-    ++m_connectionsEvicted;
-    victim->closing = true;
-    victim->wire->abort();
-    return true;
+    return false;
 }
 
 void ApiServer::readInput(Connection &c)
@@ -356,10 +385,9 @@ void ApiServer::readInput(Connection &c)
     QScopedValueRollback<bool> reading(c.reading, true);
     const qint64 now = m_clock.elapsed();
     if (c.closing || c.stopReading) {
-        // Nothing more is read as requests; what still comes is dropped, up to a point.
+        // Nothing more is read as requests; what still comes is dropped until the client closes or
+        // the linger time is over (sweep()).
         c.discarded += c.wire->skip(c.wire->bytesAvailable());
-        if (c.discarded > 4 * m_limits.http.maxBody + (1 << 20))
-            c.wire->abort();
         return;
     }
     while (!c.stopReading && !c.closing) {

@@ -61,7 +61,7 @@ public:
     struct Limits
     {
         HttpLimits http;
-        int maxConnections = 1000; // beyond: the longest idle connection closes, else 503
+        int maxConnections = 4096; // beyond: the longest idle connection closes, else 503
         std::chrono::milliseconds requestTimeout{10'000}; // from a request's first byte to its last
         std::chrono::milliseconds idleTimeout{30'000}; // between requests on a keep-alive connection
         int maxPipelined = 32; // unanswered requests per connection before reading pauses
@@ -137,6 +137,7 @@ private:
         bool halfClosed = false; // our side is shut down; the client's last bytes are discarded
         bool reading = false; // inside readInput()
         bool paused = false; // reading waits for answers to be written or taken
+        qint64 accepted = 0; // ms on m_clock
         qint64 lastActivity = 0; // ms on m_clock: bytes read or written
         qint64 requestStarted = -1; // ms on m_clock when the request under way began
         qint64 closeDeadline = 0;

@@ -140,7 +140,7 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
         QStringLiteral("cidr")));
     parser.addOption(QCommandLineOption(QStringLiteral("max-connections"),
         QStringLiteral("Open HTTP connections at most; beyond, the longest idle one is closed to make "
-                       "room, or the new one gets 503 (default 1000)."),
+                       "room, or the new one gets 503 (default 4096)."),
         QStringLiteral("n")));
     parser.addOption(QCommandLineOption(QStringLiteral("max-computations"),
         QStringLiteral("Distinct reports computed at once at most; a miss beyond gets 503 with "

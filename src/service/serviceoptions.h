@@ -34,7 +34,7 @@ struct ServiceOptions
     QStringList trustedProxies;
     QByteArray adminToken; // empty: refresh is open to anyone who can reach the service
     std::chrono::milliseconds redisTimeout{1000};
-    int maxConnections = 1000; // open HTTP connections; beyond, idle ones make room, else 503
+    int maxConnections = 4096; // open HTTP connections; beyond, idle ones make room, else 503
     int maxComputations = 100; // distinct reports computed at once; beyond, a miss gets 503
     std::chrono::milliseconds requestTimeout{10'000}; // a request must arrive whole within this
     std::chrono::milliseconds idleTimeout{30'000}; // a keep-alive connection may idle this long
