@@ -19,7 +19,7 @@ bool isTchar(char c)
     return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
 }
 
-bool isToken(const QByteArray &text)
+bool isToken(QByteArrayView text)
 {
     if (text.isEmpty())
         return false;
@@ -36,13 +36,13 @@ bool isControl(char c)
     return u < 0x20 || u == 0x7f;
 }
 
-bool nameIs(const QByteArray &name, const char *expected)
+bool nameIs(QByteArrayView name, const char *expected)
 {
-    return name.compare(expected, Qt::CaseInsensitive) == 0;
+    return name.compare(QByteArrayView(expected), Qt::CaseInsensitive) == 0;
 }
 
 // The methods whose requests go on to the routes; the routes answer 405 where one does not apply.
-bool isKnownMethod(const QByteArray &method)
+bool isKnownMethod(QByteArrayView method)
 {
     for (const char *known : {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"}) {
         if (method == known)
@@ -51,10 +51,10 @@ bool isKnownMethod(const QByteArray &method)
     return false;
 }
 
-QString printable(const QByteArray &bytes)
+QString printable(QByteArrayView bytes)
 {
     QString text;
-    for (char c : bytes.left(64)) {
+    for (char c : bytes.first(std::min<qsizetype>(bytes.size(), 64))) {
         const auto u = static_cast<unsigned char>(c);
         text += u >= 0x20 && u < 0x7f ? QChar(QLatin1Char(c))
                                       : QStringLiteral("\\x%1").arg(u, 2, 16, QLatin1Char('0'));
@@ -80,8 +80,8 @@ void HttpRequestScanner::next()
     m_bodyLeft = 0;
     m_hasHost = m_hasContentLength = m_transferEncoding = false;
     m_upgrade = m_connectionUpgrade = m_connectionClose = m_connectionKeepAlive = false;
-    m_method.clear();
-    m_target.clear();
+    m_requestLine.clear();
+    m_methodEnd = m_targetEnd = 0;
 }
 
 qsizetype HttpRequestScanner::scan(const char *data, qsizetype size)
@@ -115,20 +115,27 @@ qsizetype HttpRequestScanner::scan(const char *data, qsizetype size)
             fail(431, QStringLiteral("the request head is larger than %1 bytes").arg(m_limits.maxHeadBytes));
             return i;
         }
-        m_line.append(data + i, end - i);
-        i = end;
-        if (!newline)
-            break;
-        ++i; // the LF
-        m_headBytes += m_line.size() + 1;
-        if (!lineEnded(m_line))
-            return i;
+        if (!newline) {
+            m_line.append(data + i, end - i);
+            return size;
+        }
+        // A line read whole is looked at where it lies; only a line split across reads is copied.
+        QByteArrayView line(data + i, end - i);
+        if (!m_line.isEmpty()) {
+            m_line.append(line);
+            line = m_line;
+        }
+        i = end + 1; // past the LF
+        m_headBytes += line.size() + 1;
+        const bool ok = lineEnded(line);
         m_line.truncate(0);
+        if (!ok)
+            return i;
     }
     return i;
 }
 
-bool HttpRequestScanner::lineEnded(QByteArray line)
+bool HttpRequestScanner::lineEnded(QByteArrayView line)
 {
     if (line.endsWith('\r'))
         line.chop(1);
@@ -141,18 +148,22 @@ bool HttpRequestScanner::lineEnded(QByteArray line)
     return headEnded();
 }
 
-bool HttpRequestScanner::requestLine(const QByteArray &line)
+bool HttpRequestScanner::requestLine(QByteArrayView line)
 {
     const QString shape = QStringLiteral("the request line must be METHOD SP TARGET SP HTTP/1.1");
     const qsizetype firstSpace = line.indexOf(' ');
     const qsizetype secondSpace = firstSpace > 0 ? line.indexOf(' ', firstSpace + 1) : -1;
-    if (firstSpace <= 0 || secondSpace <= firstSpace + 1)
+    if (firstSpace <= 0 || secondSpace <= firstSpace + 1) {
+        m_requestLine = line.first(std::min<qsizetype>(line.size(), 256)).toByteArray();
+        m_methodEnd = m_targetEnd = m_requestLine.size();
         return fail(400, shape + QStringLiteral(" (got \"%1\")").arg(printable(line)));
-    const QByteArray method = line.left(firstSpace);
-    const QByteArray target = line.mid(firstSpace + 1, secondSpace - firstSpace - 1);
-    const QByteArray version = line.mid(secondSpace + 1);
-    m_method = method.left(32);
-    m_target = target.left(256);
+    }
+    m_requestLine = line.toByteArray();
+    m_methodEnd = firstSpace;
+    m_targetEnd = secondSpace;
+    const QByteArrayView method = line.first(firstSpace);
+    const QByteArrayView target = line.sliced(firstSpace + 1, secondSpace - firstSpace - 1);
+    const QByteArrayView version = line.sliced(secondSpace + 1);
 
     if (!isToken(method))
         return fail(
@@ -170,7 +181,7 @@ bool HttpRequestScanner::requestLine(const QByteArray &line)
         && std::isdigit(static_cast<unsigned char>(version[7]))) {
         return fail(505,
             QStringLiteral("HTTP version %1 is not supported; use HTTP/1.1")
-                .arg(QLatin1String(version.mid(5))));
+                .arg(printable(version.sliced(5))));
     } else {
         return fail(400, shape + QStringLiteral(" (got version \"%1\")").arg(printable(version)));
     }
@@ -192,13 +203,13 @@ bool HttpRequestScanner::requestLine(const QByteArray &line)
     qsizetype pathEnd = pathStart;
     while (pathEnd < target.size() && target[pathEnd] != '?' && target[pathEnd] != '#')
         ++pathEnd;
-    m_request.path
-        = pathEnd > pathStart ? target.mid(pathStart, pathEnd - pathStart) : QByteArrayLiteral("/");
+    m_request.path = pathEnd > pathStart ? target.sliced(pathStart, pathEnd - pathStart).toByteArray()
+                                         : QByteArrayLiteral("/");
     m_state = State::Headers;
     return true;
 }
 
-bool HttpRequestScanner::headerLine(const QByteArray &line)
+bool HttpRequestScanner::headerLine(QByteArrayView line)
 {
     if (++m_headers > m_limits.maxHeaders)
         return fail(
@@ -208,13 +219,13 @@ bool HttpRequestScanner::headerLine(const QByteArray &line)
     const qsizetype colon = line.indexOf(':');
     if (colon <= 0)
         return fail(400, QStringLiteral("a header line has no name: \"%1\"").arg(printable(line)));
-    const QByteArray name = line.left(colon);
+    const QByteArrayView name = line.first(colon);
     if (!isToken(name)) {
         return fail(400,
             QStringLiteral("the header name \"%1\" has a character that is not allowed")
                 .arg(printable(name)));
     }
-    QByteArray value = line.mid(colon + 1);
+    QByteArrayView value = line.sliced(colon + 1);
     for (char c : value) {
         if (isControl(c) && c != '\t')
             return fail(400, QStringLiteral("the header %1 has a control character").arg(printable(name)));
@@ -230,7 +241,10 @@ bool HttpRequestScanner::headerLine(const QByteArray &line)
             ok = ok && c >= '0' && c <= '9';
         if (!ok)
             return fail(400, QStringLiteral("Content-Length must be a number of bytes"));
-        m_request.bodyLength = value.toLongLong();
+        qint64 length = 0;
+        for (char c : value)
+            length = length * 10 + (c - '0');
+        m_request.bodyLength = length;
     } else if (nameIs(name, "host")) {
         if (m_hasHost)
             return fail(400, QStringLiteral("Host appears more than once"));
@@ -240,8 +254,10 @@ bool HttpRequestScanner::headerLine(const QByteArray &line)
     } else if (nameIs(name, "upgrade")) {
         m_upgrade = true;
     } else if (nameIs(name, "connection")) {
-        for (const QByteArray &token : value.split(',')) {
-            const QByteArray option = token.trimmed();
+        while (!value.isEmpty()) {
+            const qsizetype comma = value.indexOf(',');
+            const QByteArrayView option = (comma < 0 ? value : value.first(comma)).trimmed();
+            value = comma < 0 ? QByteArrayView() : value.sliced(comma + 1);
             if (nameIs(option, "close"))
                 m_connectionClose = true;
             else if (nameIs(option, "keep-alive"))

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
+
+#include <algorithm>
 
 namespace Cachedash {
 
@@ -58,17 +61,20 @@ public:
 
     int errorStatus() const { return m_errorStatus; }
     const QString &errorDetail() const { return m_errorDetail; }
-    // What was read of the request line, for logs (empty before it is read; at most 256 bytes of
-    // the target).
-    const QByteArray &method() const { return m_method; }
-    const QByteArray &target() const { return m_target; }
+    // What was read of the request line, for logs (empty before it is read; at most 32 bytes of
+    // the method and 256 of the target).
+    QByteArray method() const { return m_requestLine.left(std::min<qsizetype>(m_methodEnd, 32)); }
+    QByteArray target() const
+    {
+        return m_requestLine.mid(m_methodEnd + 1, std::min<qsizetype>(m_targetEnd - m_methodEnd - 1, 256));
+    }
 
 private:
     enum class State { Idle, RequestLine, Headers, Body, Complete, Failed };
 
-    bool lineEnded(QByteArray line);
-    bool requestLine(const QByteArray &line);
-    bool headerLine(const QByteArray &line);
+    bool lineEnded(QByteArrayView line);
+    bool requestLine(QByteArrayView line);
+    bool headerLine(QByteArrayView line);
     bool headEnded();
     bool fail(int status, QString detail);
 
@@ -86,8 +92,9 @@ private:
     bool m_connectionUpgrade = false;
     bool m_connectionClose = false;
     bool m_connectionKeepAlive = false;
-    QByteArray m_method;
-    QByteArray m_target;
+    QByteArray m_requestLine;
+    qsizetype m_methodEnd = 0; // in m_requestLine
+    qsizetype m_targetEnd = 0;
     int m_errorStatus = 0;
     QString m_errorDetail;
 };
