@@ -14,6 +14,9 @@ packages=(
     # run and test: the Redis server (and redis-cli), curl for the walkthrough,
     # Xvfb for the window's screenshot
     redis-server redis-tools curl xvfb xauth
+    # fuzzing (scripts/fuzz.sh): clang, and the runtimes with libFuzzer (libclang_rt.fuzzer),
+    # which clang only recommends
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -105,13 +105,17 @@ qsizetype HttpRequestScanner::scan(const char *data, qsizetype size)
         }
         const auto *newline = static_cast<const char *>(std::memchr(data + i, '\n', size_t(size - i)));
         const qsizetype end = newline ? qsizetype(newline - data) : size;
+        // Whichever limit the line goes past first decides, however the stream was cut into reads.
         const qsizetype lineLength = m_line.size() + (end - i);
-        if (m_state == State::RequestLine && lineLength > m_limits.maxRequestLine) {
-            fail(
-                414, QStringLiteral("the request line is longer than %1 bytes").arg(m_limits.maxRequestLine));
+        const qsizetype headRoom = m_limits.maxHeadBytes - m_headBytes;
+        const bool requestLineTooLong = m_state == State::RequestLine && lineLength > m_limits.maxRequestLine
+            && m_limits.maxRequestLine <= headRoom;
+        if (requestLineTooLong) {
+            fail(414,
+                QStringLiteral("the request line is longer than %1 bytes").arg(m_limits.maxRequestLine));
             return i;
         }
-        if (m_headBytes + lineLength > m_limits.maxHeadBytes) {
+        if (lineLength > headRoom) {
             fail(431, QStringLiteral("the request head is larger than %1 bytes").arg(m_limits.maxHeadBytes));
             return i;
         }

@@ -20,7 +20,9 @@ std::optional<QString> validateRegion(const QByteArray &utf8, QString *why)
     // 64 code points take at most 256 bytes of UTF-8: refuse longer input before decoding it.
     if (utf8.size() > MaxRegionLength * 4)
         return refuse(QStringLiteral("the region is longer than %1 characters").arg(MaxRegionLength));
-    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    // ConvertInitialBom: a leading U+FEFF is a character like any other (and refused), not dropped.
+    QStringDecoder decoder(
+        QStringDecoder::Utf8, QStringDecoder::Flag::Stateless | QStringDecoder::Flag::ConvertInitialBom);
     const QString region = decoder(utf8);
     if (decoder.hasError())
         return refuse(QStringLiteral("the region is not valid UTF-8"));

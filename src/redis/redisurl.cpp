@@ -28,6 +28,18 @@ bool fail(QString *error, const QString &message)
     return false;
 }
 
+// Text of the URL quoted in an error: at most max characters, anything invisible (a line break, a
+// control character) as '?', so that the error stays one line.
+QString quoted(QStringView text, qsizetype max)
+{
+    QString shown = text.left(max).toString();
+    for (QChar &c : shown) {
+        if (!c.isPrint() || c == QChar::LineSeparator || c == QChar::ParagraphSeparator)
+            c = u'?';
+    }
+    return shown;
+}
+
 QString decoded(QStringView text)
 {
     return QUrl::fromPercentEncoding(text.toUtf8());
@@ -53,7 +65,7 @@ bool parseUnix(QStringView rest, RedisUrl &out, QString *error)
         if (name != u"db")
             return fail(error,
                 QStringLiteral("unknown query parameter \"%1\" (only db=N is understood)")
-                    .arg(name.left(32)));
+                    .arg(quoted(name, 32)));
         const auto db = parseDatabase(eq < 0 ? QStringView() : item.mid(eq + 1), error);
         if (!db)
             return false;
@@ -159,8 +171,8 @@ std::optional<RedisUrl> RedisUrl::parse(const QString &url, QString *error)
     else if (scheme == u"rediss")
         ok = fail(error, QStringLiteral("rediss:// (TLS) is not supported; use redis:// or unix://"));
     else
-        ok = fail(
-            error, QStringLiteral("unsupported scheme \"%1\"; use redis:// or unix://").arg(scheme.left(16)));
+        ok = fail(error,
+            QStringLiteral("unsupported scheme \"%1\"; use redis:// or unix://").arg(quoted(scheme, 16)));
     if (!ok)
         return std::nullopt;
     return out;

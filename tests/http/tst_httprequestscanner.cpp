@@ -253,6 +253,11 @@ void tst_HttpRequestScanner::limitsAreTheConfiguredOnes()
     QCOMPARE(scanWhole(QByteArrayLiteral("GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n"), limits).status,
         431);
     QCOMPARE(scanWhole("GET / HTTP/1.1\r\nHost: " + QByteArray(60, 'x') + "\r\n\r\n", limits).status, 431);
+    // Blank lines before a request count against the head; the limit reached first decides,
+    // however the bytes arrive.
+    const QByteArray blankThenLong = QByteArray(40, '\n') + "GET /" + QByteArray(40, 'a');
+    QCOMPARE(scanWhole(blankThenLong, limits).status, 431);
+    QCOMPARE(scanBytewise(blankThenLong, limits).status, 431);
     // The 414 comes as soon as the line is too long, before its end arrives.
     const Outcome early = scanWhole("GET /" + QByteArray(100, 'a'), limits);
     QCOMPARE(early.status, 414);

@@ -135,6 +135,11 @@ void tst_RedisUrl::invalid_data()
                                             << "unknown query parameter";
     QTest::newRow("unix bad db") << "unix:///r.sock?db=two"
                                  << "database";
+    // Errors stay on one line whatever was typed.
+    QTest::newRow("line break in the scheme") << "a\nb://:secret@host"
+                                              << "unsupported scheme \"a?b\"";
+    QTest::newRow("control character in a parameter") << "unix:///r.sock?t\x01x=1"
+                                                       << "\"t?x\"";
 }
 
 void tst_RedisUrl::invalid()
