@@ -111,8 +111,8 @@ qsizetype HttpRequestScanner::scan(const char *data, qsizetype size)
         const bool requestLineTooLong = m_state == State::RequestLine && lineLength > m_limits.maxRequestLine
             && m_limits.maxRequestLine <= headRoom;
         if (requestLineTooLong) {
-            fail(414,
-                QStringLiteral("the request line is longer than %1 bytes").arg(m_limits.maxRequestLine));
+            fail(
+                414, QStringLiteral("the request line is longer than %1 bytes").arg(m_limits.maxRequestLine));
             return i;
         }
         if (lineLength > headRoom) {
