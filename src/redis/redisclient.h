@@ -51,7 +51,8 @@ public:
         std::chrono::milliseconds commandTimeout{1000};
         std::chrono::milliseconds connectTimeout{1000};
         std::chrono::milliseconds minReconnectDelay{100};
-        std::chrono::milliseconds maxReconnectDelay{2000};
+        // At most 1 s between attempts: back within about a second of Redis, however long it was away.
+        std::chrono::milliseconds maxReconnectDelay{1000};
         // Reset the connection after this many timeouts in a row with no reply in between.
         int resetAfterTimeouts = 3;
     };
