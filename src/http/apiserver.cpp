@@ -730,7 +730,11 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
         fingerprint = ReportCache::fingerprint(stored);
     const QByteArray etag = '"' + fingerprint + '"';
     const bool notModified = !context.ifNoneMatch.isEmpty() && etagMatches(context.ifNoneMatch, etag);
-    HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, report.toJson(cached));
+    // A hit reuses the body the cache kept for these stored bytes: no serialising per request.
+    QByteArray body;
+    if (!notModified)
+        body = cached && !served.isEmpty() ? std::move(served) : report.toJson(cached);
+    HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, std::move(body));
     r.addHeader(QByteArrayLiteral("X-Cache"), outcome);
     r.addHeader(QByteArrayLiteral("ETag"), etag);
     if (outcome == "BYPASS") {
