@@ -26,6 +26,11 @@ namespace {
 
 constexpr qint64 kMemoryGrowthLimitKb = 32 * 1024;
 constexpr qint64 kWellBehavedLimitMs = 50;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAddressSanitizer = true;
+#else
+constexpr bool kUnderAddressSanitizer = false;
+#endif
 
 // A cachedash --headless process on a free port.
 class Server
@@ -200,7 +205,10 @@ void tst_Hostile::cleanup()
     QVERIFY2(m_server.isRunning(), qPrintable(m_server.log()));
     const qint64 growth = m_server.rssKb() - m_rssBefore;
     qInfo("resident memory: %lld kB before, growth %lld kB", qlonglong(m_rssBefore), qlonglong(growth));
-    QVERIFY2(growth < kMemoryGrowthLimitKb, qPrintable(QStringLiteral("grew by %1 kB").arg(growth)));
+    // AddressSanitizer keeps freed memory in quarantine (256 MB by default), so resident memory
+    // says nothing there; the build without it holds the line.
+    if (!kUnderAddressSanitizer)
+        QVERIFY2(growth < kMemoryGrowthLimitKb, qPrintable(QStringLiteral("grew by %1 kB").arg(growth)));
     // And the service still answers.
     const qint64 ms = wellBehavedMs();
     QVERIFY(ms >= 0);
