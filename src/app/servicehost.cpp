@@ -12,7 +12,33 @@
 
 #include <qcoro/qcorotask.h>
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace Cachedash {
+
+namespace {
+// Debian's Qt is not built with ThreadSanitizer, so TSan cannot see the ordering Qt guarantees when
+// stop() hands the service's objects back to the window's thread: BlockingQueuedConnection waits on
+// a futex-based QSemaphore, and QThread::wait() returns through a futex-based QMutex when the thread
+// has already finished. These two calls state that ordering (everything the service thread did
+// before handOver() happens before what the caller does after takeOver()); without TSan they are
+// nothing. This is no lock: stop() is correct without them.
+void handOver([[maybe_unused]] void *token)
+{
+#if defined(__SANITIZE_THREAD__)
+    __tsan_release(token);
+#endif
+}
+
+void takeOver([[maybe_unused]] void *token)
+{
+#if defined(__SANITIZE_THREAD__)
+    __tsan_acquire(token);
+#endif
+}
+} // namespace
 
 // Lives on the service thread: creates, starts and stops the Service there.
 class ServiceWorker : public QObject
@@ -33,6 +59,7 @@ public:
             m_service->shutdown();
         m_observer.reset();
         m_service.reset();
+        handOver(this); // see ServiceHost::stop()
     }
 
     RedisObserver *observer() const { return m_observer.get(); }
@@ -117,6 +144,7 @@ void ServiceHost::stop()
     QMetaObject::invokeMethod(m_worker, &ServiceWorker::end, Qt::BlockingQueuedConnection);
     m_thread.quit();
     m_thread.wait();
+    takeOver(m_worker); // from here on, this thread alone touches the worker and the feed
     delete std::exchange(m_worker, nullptr);
 }
 

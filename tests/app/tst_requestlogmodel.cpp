@@ -5,6 +5,9 @@
 
 #include <QTest>
 
+#include <atomic>
+#include <thread>
+
 using namespace Cachedash;
 
 namespace {
@@ -31,6 +34,7 @@ private Q_SLOTS:
     void newestFirstAndUpdatedInPlace();
     void boundedAfter20000Events();
     void feedKeepsExactTotalsUnderFlood();
+    void feedHandsOverAcrossThreads();
     void percentiles();
 };
 
@@ -90,6 +94,49 @@ void tst_RequestLogModel::feedKeepsExactTotalsUnderFlood()
     QCOMPARE(totals.hits, 4000u);
     QCOMPARE(totals.limited, 1000u);
     QVERIFY(feed.take().isEmpty());
+}
+
+// The window's use of the feed, with a real second thread (run under ThreadSanitizer by
+// `scripts/test.sh --tsan`): the service thread appends while the window's thread takes batches and
+// applies them to the log. Nothing is lost but what the bound drops, and order is kept.
+void tst_RequestLogModel::feedHandsOverAcrossThreads()
+{
+    constexpr quint64 Requests = 20000;
+    RequestFeed feed(1000);
+    RequestLogModel model(500);
+    std::atomic<bool> done{false};
+    std::thread service([&] {
+        for (quint64 id = 1; id <= Requests; ++id) {
+            feed.started(record(id));
+            feed.finished(record(id, 200, id % 2 ? "HIT" : "MISS"));
+        }
+        done = true;
+    });
+    quint64 taken = 0;
+    quint64 lastId = 0;
+    bool ordered = true;
+    for (bool last = false; !last;) {
+        last = done.load();
+        const QList<RequestFeed::Event> batch = feed.take();
+        for (const RequestFeed::Event &event : batch) {
+            ordered = ordered && event.record.id >= lastId;
+            lastId = event.record.id;
+        }
+        taken += quint64(batch.size());
+        model.apply(batch);
+        if (batch.isEmpty())
+            std::this_thread::yield();
+    }
+    service.join();
+    QVERIFY(ordered);
+    QCOMPARE(lastId, Requests);
+    // Every event was either taken or counted as dropped; the totals count every request.
+    QCOMPARE(taken + feed.dropped(), 2 * Requests);
+    const RequestFeed::Totals totals = feed.totals();
+    QCOMPARE(totals.requests, Requests);
+    QCOMPARE(totals.hits, Requests / 2);
+    QCOMPARE(totals.misses, Requests / 2);
+    QCOMPARE(model.rowCount(), 500);
 }
 
 void tst_RequestLogModel::percentiles()
