@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+// First: hiredis 0.14's sds.h declares C functions without saying so, and its other headers
+// include it unwrapped.
+extern "C" {
+#include <hiredis/sds.h>
+}
+
 #include "redisclient.h"
 
 #include "qtredisadapter_p.h"
@@ -9,6 +15,8 @@
 #include <qcoro/qcorosignal.h>
 
 #include <hiredis/async.h>
+
+#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -291,7 +299,27 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
     m_inflight.push_back(command);
     ++m_stats.commands;
     ensureTicking();
+    if (sdslen(m_context->c.obuf) >= EarlyWriteBytes)
+        writeEarly();
     return RedisPendingReply(std::move(command));
+}
+
+void RedisClient::writeEarly()
+{
+    // hiredis writes its buffer when the socket notifier fires, after everything else this turn of
+    // the event loop does. When the server reads fifty requests in one turn, Redis would then idle
+    // while their commands pile up, and the server would idle while Redis works through them all.
+    // Writing what has gathered every EarlyWriteBytes lets the two overlap. This does what hiredis's
+    // redisBufferWrite() does, minus its error handling: a failed or short write leaves the rest to
+    // the notifier, which meets any error where callbacks may safely run.
+    redisContext &c = m_context->c;
+    if (!m_transportUp || !(c.flags & REDIS_CONNECTED) || c.fd < 0)
+        return;
+    const ssize_t written = ::send(c.fd, c.obuf, sdslen(c.obuf), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (written <= 0)
+        return;
+    ++m_stats.writeEvents;
+    sdsrange(c.obuf, written, -1);
 }
 
 void RedisClient::handleReply(const Pending &command, redisAsyncContext *context, void *reply)

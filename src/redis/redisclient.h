@@ -124,6 +124,9 @@ private:
     using Pending = QExplicitlySharedDataPointer<detail::PendingCommand>;
 
     RedisPendingReply issue(const QByteArrayList &args, detail::PendingCommand::Role role);
+    // Writes the commands gathered so far, without waiting for the socket notifier.
+    void writeEarly();
+    static constexpr size_t EarlyWriteBytes = 2048;
     void connectNow();
     void resetConnection(const QString &reason);
     void scheduleReconnect(const QString &reason);

@@ -201,8 +201,9 @@ void tst_RedisClient::backToBackCommandsCompleteInOrder()
     const auto after = client->stats();
     QCOMPARE(after.commands - before.commands, quint64(Count));
     QCOMPARE(after.timeouts, before.timeouts);
-    // Issued in one event-loop turn, the commands leave in a handful of writes, not 10,000.
-    QVERIFY2(after.writeEvents - before.writeEvents < 20,
+    // Issued in one event-loop turn, the commands leave together in 2 KB writes (some 75 INCRs
+    // each: 270 KB in about 132 writes), not one write per command.
+    QVERIFY2(after.writeEvents - before.writeEvents < Count / 50,
         qPrintable(QString::number(after.writeEvents - before.writeEvents)));
 }
 
