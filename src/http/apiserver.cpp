@@ -8,6 +8,7 @@
 #include "reportcache.h"
 #include "reportsource.h"
 #include "slidingwindowlimiter.h"
+#include "wire.h"
 
 #include <QDateTime>
 #include <QHttpServerRequest>
@@ -36,8 +37,8 @@ struct ApiServer::Context
 {
     quint64 id = 0;
     quint64 sequence = 0;
-    QPointer<QTcpSocket> socket;
-    QTcpSocket *connectionKey = nullptr; // for lookups only: may dangle once the socket is gone
+    QPointer<Wire> socket;
+    Wire *connectionKey = nullptr; // for lookups only: may dangle once the connection is gone
     QHttpServerRequest::Method method = QHttpServerRequest::Method::Unknown;
     QByteArray methodName;
     QByteArray rawPath; // percent-encoded, as received
@@ -77,7 +78,7 @@ private:
 class ApiServer::ParserFeed final : public QTcpSocket
 {
 public:
-    explicit ParserFeed(QTcpSocket *wire)
+    explicit ParserFeed(Wire *wire)
         : QTcpSocket(wire)
     {
         setPeerAddress(wire->peerAddress());
@@ -136,19 +137,6 @@ struct ApiServer::Delivery
 };
 
 namespace {
-
-// Bytes the kernel holds for this socket that Qt has not read yet.
-qint64 pendingInKernel(QTcpSocket *socket)
-{
-#ifdef Q_OS_UNIX
-    int pending = 0;
-    if (::ioctl(int(socket->socketDescriptor()), FIONREAD, &pending) == 0)
-        return pending;
-#else
-    Q_UNUSED(socket);
-#endif
-    return 0;
-}
 
 QByteArray methodName(QHttpServerRequest::Method method)
 {
@@ -270,7 +258,7 @@ void ApiServer::stopListening()
         server->close();
 }
 
-ApiServer::Connection *ApiServer::connectionOf(QTcpSocket *wire) const
+ApiServer::Connection *ApiServer::connectionOf(Wire *wire) const
 {
     const auto it = m_connections.constFind(wire);
     return it == m_connections.cend() ? nullptr : it->get();
@@ -278,12 +266,8 @@ ApiServer::Connection *ApiServer::connectionOf(QTcpSocket *wire) const
 
 void ApiServer::accept(qintptr descriptor)
 {
-    auto *wire = new QTcpSocket(this);
-    if (!wire->setSocketDescriptor(descriptor)) {
-        qCWarning(lcHttp).noquote() << "cannot take a connection:" << wire->errorString();
-        delete wire;
-        return;
-    }
+    auto *wire = new Wire(descriptor, this);
+    connect(wire, &Wire::closed, wire, &QObject::deleteLater);
     ++m_connectionsAccepted;
     if (m_connections.size() >= m_limits.maxConnections && !evictOne()) {
         ++m_connectionsRefused;
@@ -295,13 +279,9 @@ void ApiServer::accept(qintptr descriptor)
                 .arg(m_connections.size()));
         r.addHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
         wire->write(r.serialize(true, true));
-        connect(wire, &QTcpSocket::disconnected, wire, &QObject::deleteLater);
-        wire->disconnectFromHost();
-        QTimer::singleShot(m_limits.lingerTime, wire, [wire] { wire->abort(); });
+        wire->finish(m_limits.lingerTime);
         return;
     }
-    // Reading pauses when 64 KiB wait unread: a client cannot make the server buffer without bound.
-    wire->setReadBufferSize(64 * 1024);
     auto connection = std::make_shared<Connection>(m_limits.http);
     connection->wire = wire;
     connection->accepted = connection->lastActivity = m_clock.elapsed();
@@ -309,29 +289,24 @@ void ApiServer::accept(qintptr descriptor)
     connection->feed = feed;
     m_connections.insert(wire, connection);
 
-    connect(wire, &QTcpSocket::readyRead, this, [this, wire] {
+    connect(wire, &Wire::readyRead, this, [this, wire] {
         if (Connection *c = connectionOf(wire))
             readInput(*c);
     });
-    connect(wire, &QTcpSocket::bytesWritten, this, [this, wire] {
+    connect(wire, &Wire::bytesWritten, this, [this, wire] {
         Connection *c = connectionOf(wire);
         if (!c)
             return;
         c->lastActivity = m_clock.elapsed();
-        if (c->closing) {
-            beginClose(*c);
-            return;
-        }
         if (c->paused)
             readInput(*c); // reading paused for this client to take its answers
     });
-    connect(wire, &QTcpSocket::disconnected, this, [this, wire] {
+    connect(wire, &Wire::closed, this, [this, wire] {
         if (Connection *c = connectionOf(wire)) {
             c->closing = true;
             if (c->feed)
                 c->feed->end();
         }
-        wire->deleteLater();
     });
     connect(wire, &QObject::destroyed, this, [this, wire] { m_connections.remove(wire); });
     m_listener->addPendingConnection(feed);
@@ -352,7 +327,7 @@ bool ApiServer::evictOne()
         Connection *slow = nullptr;
         for (const auto &c : std::as_const(m_connections)) {
             if (c->closing || c->unanswered() > 0 || c->wire->bytesToWrite() > 0
-                || c->wire->bytesAvailable() > 0 || unreadBytes.contains(c.get()))
+                || c->inputPos < c->input.size() || unreadBytes.contains(c.get()))
                 continue;
             if (c->scanner.inRequest()) {
                 if (!slow || c->requestStarted < slow->requestStarted)
@@ -365,13 +340,13 @@ bool ApiServer::evictOne()
         Connection *victim = idle ? idle : slow;
         if (!victim)
             return false;
-        if (pendingInKernel(victim->wire) > 0) {
+        if (victim->wire->pendingInKernel() > 0) {
             unreadBytes.insert(victim);
             continue;
         }
         ++m_connectionsEvicted;
         victim->closing = true;
-        victim->wire->abort();
+        victim->wire->close();
         return true;
     }
     return false;
@@ -384,22 +359,22 @@ void ApiServer::readInput(Connection &c)
     const std::shared_ptr<Connection> keep = m_connections.value(c.wire);
     QScopedValueRollback<bool> reading(c.reading, true);
     const qint64 now = m_clock.elapsed();
-    if (c.closing || c.stopReading) {
-        // Nothing more is read as requests; what still comes is dropped until the client closes or
-        // the linger time is over (sweep()).
-        c.discarded += c.wire->skip(c.wire->bytesAvailable());
-        return;
-    }
     while (!c.stopReading && !c.closing) {
+        // Unread bytes stay in the kernel while the client leaves its answers unread.
         c.paused
             = qint64(c.unanswered()) >= m_limits.maxPipelined || c.wire->bytesToWrite() >= m_limits.maxUnsent;
+        c.wire->setReading(!c.paused);
         if (c.paused)
             return; // resumed from write() or bytesWritten
         if (c.inputPos >= c.input.size()) {
-            const qint64 available = c.wire->bytesAvailable();
-            if (available <= 0)
+            char buffer[16 * 1024];
+            const qsizetype n = c.wire->read(buffer, sizeof buffer);
+            if (n <= 0) {
+                if (c.wire->atEnd())
+                    clientDone(c);
                 return;
-            c.input = c.wire->read(std::min<qint64>(available, 16 * 1024));
+            }
+            c.input = QByteArray(buffer, n);
             c.inputPos = 0;
             c.lastActivity = now;
         }
@@ -437,12 +412,27 @@ void ApiServer::readInput(Connection &c)
             c.stopReading = true;
         deliver(c, std::move(bytes), scanned);
     }
+    // No more requests from this connection: what still comes is dropped when it closes.
+    if (c.wire->isOpen() && !c.wire->isFinishing())
+        c.wire->setReading(false);
+}
+
+void ApiServer::clientDone(Connection &c)
+{
+    // The client has sent all it will (it may have shut only its sending side: it still gets its
+    // answers). A request it left unfinished can never complete.
+    c.clientDone = true;
+    c.stopReading = true;
+    c.head.clear();
+    if (c.unanswered() == 0)
+        beginClose(c);
+    // else write() closes after the last answer
 }
 
 void ApiServer::deliver(Connection &c, QByteArray bytes, const ScannedRequest &scanned)
 {
     if (!c.feed) {
-        c.wire->abort();
+        c.wire->close();
         return;
     }
     Delivery delivery{&c, scanned, false};
@@ -478,39 +468,27 @@ void ApiServer::refuse(Connection &c, int status, const QString &detail)
 
 void ApiServer::beginClose(Connection &c)
 {
-    // Shut our side once the answer is out, and drop what the client still sends until it closes:
-    // closing at once with its bytes unread would reset the connection and could lose the answer.
+    // The wire writes what is queued, shuts our side, and drops what the client still sends until
+    // it closes: closing at once with its bytes unread would reset the connection and could lose
+    // the answer.
     c.closing = true;
     c.stopReading = true;
-    if (c.closeDeadline == 0)
-        c.closeDeadline = m_clock.elapsed() + m_limits.lingerTime.count();
-    if (c.halfClosed || c.wire->bytesToWrite() > 0 || c.wire->state() != QAbstractSocket::ConnectedState)
-        return;
-    c.halfClosed = true;
-#ifdef Q_OS_UNIX
-    ::shutdown(int(c.wire->socketDescriptor()), SHUT_WR);
-    c.discarded += c.wire->skip(c.wire->bytesAvailable());
-#else
-    c.wire->disconnectFromHost();
-#endif
+    c.wire->finish(m_limits.lingerTime);
 }
 
 void ApiServer::sweep()
 {
     const qint64 now = m_clock.elapsed();
-    QList<QTcpSocket *> overdue;
-    QList<QTcpSocket *> idle;
-    QList<QTcpSocket *> slow;
+    QList<Wire *> stalled;
+    QList<Wire *> idle;
+    QList<Wire *> slow;
     for (const auto &c : std::as_const(m_connections)) {
-        if (c->closing) {
-            if (c->closeDeadline > 0 && now > c->closeDeadline)
-                overdue.append(c->wire);
-            continue;
-        }
+        if (c->closing)
+            continue; // the wire closes by itself within the linger time
         if (c->unanswered() > 0) {
             // Waiting on this service is fine; waiting on a client that does not read is not.
             if (c->wire->bytesToWrite() > 0 && now - c->lastActivity > m_limits.idleTimeout.count())
-                overdue.append(c->wire);
+                stalled.append(c->wire);
             continue;
         }
         if (c->scanner.inRequest()) {
@@ -524,18 +502,15 @@ void ApiServer::sweep()
         if (now - c->lastActivity > limit)
             idle.append(c->wire);
     }
-    for (QTcpSocket *wire : std::as_const(overdue)) {
+    for (Wire *wire : std::as_const(stalled)) {
         if (connectionOf(wire))
-            wire->abort();
+            wire->close();
     }
-    for (QTcpSocket *wire : std::as_const(idle)) {
-        if (Connection *c = connectionOf(wire)) {
-            c->closing = true;
-            c->closeDeadline = now + m_limits.lingerTime.count();
-            wire->disconnectFromHost();
-        }
+    for (Wire *wire : std::as_const(idle)) {
+        if (Connection *c = connectionOf(wire))
+            beginClose(*c);
     }
-    for (QTcpSocket *wire : std::as_const(slow)) {
+    for (Wire *wire : std::as_const(slow)) {
         if (Connection *c = connectionOf(wire)) {
             ++m_connectionsTimedOut;
             refuse(*c, 408,
@@ -553,7 +528,7 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     }
     m_delivery->taken = true;
     Connection &c = *m_delivery->connection;
-    QTcpSocket *wire = c.wire;
+    Wire *wire = c.wire;
     // Copy what the request needs now: the server reuses `request` for the connection's next one.
     Context context;
     context.id = ++m_requestIds;
@@ -964,7 +939,7 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
         Q_EMIT requestFinished(record);
 }
 
-void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool close)
+void ApiServer::write(Wire *key, quint64 sequence, QByteArray bytes, bool close)
 {
     Connection *c = connectionOf(key);
     if (!c || c->closing)
@@ -974,11 +949,10 @@ void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool 
         c->ready.emplace(sequence, Connection::Answer{std::move(bytes), close});
         return;
     }
-    QTcpSocket *socket = c->wire;
+    Wire *socket = c->wire;
     Connection::Answer answer{std::move(bytes), close};
     while (true) {
-        if (socket->state() == QAbstractSocket::ConnectedState)
-            socket->write(answer.bytes);
+        socket->write(answer.bytes);
         ++c->nextToWrite;
         c->lastActivity = m_clock.elapsed();
         if (answer.close) {
@@ -990,6 +964,10 @@ void ApiServer::write(QTcpSocket *key, quint64 sequence, QByteArray bytes, bool 
             break;
         answer = std::move(next->second);
         c->ready.erase(next);
+    }
+    if (c->clientDone && c->unanswered() == 0) {
+        beginClose(*c);
+        return;
     }
     if (c->paused && !c->reading) {
         // Reading paused for these answers: go on from the event loop, not from inside whatever

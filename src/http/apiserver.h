@@ -27,6 +27,10 @@ class QTcpSocket;
 class QTimer;
 
 namespace Cachedash {
+class Wire;
+}
+
+namespace Cachedash {
 
 class ClientIdentity;
 class RedisClient;
@@ -118,7 +122,7 @@ private:
         explicit Connection(const HttpLimits &limits)
             : scanner(limits)
         { }
-        QTcpSocket *wire = nullptr;
+        Wire *wire = nullptr;
         QPointer<ParserFeed> feed; // what QHttpServer reads the requests from
         HttpRequestScanner scanner;
         QByteArray head; // the scanned part of a request not yet complete
@@ -134,14 +138,12 @@ private:
         std::map<quint64, Answer> ready; // answers finished ahead of their turn
         bool closing = false; // the last answer is written: closing once the client has it
         bool stopReading = false; // no more requests are read from this connection
-        bool halfClosed = false; // our side is shut down; the client's last bytes are discarded
+        bool clientDone = false; // the client has sent all it will; close after its answers
         bool reading = false; // inside readInput()
         bool paused = false; // reading waits for answers to be written or taken
         qint64 accepted = 0; // ms on m_clock
         qint64 lastActivity = 0; // ms on m_clock: bytes read or written
         qint64 requestStarted = -1; // ms on m_clock when the request under way began
-        qint64 closeDeadline = 0;
-        qint64 discarded = 0;
         quint64 requests = 0;
         quint64 unanswered() const { return nextSequence - nextToWrite; }
     };
@@ -157,16 +159,17 @@ private:
     static RequestRecord recordOf(const Context &context);
     void announceComputing(const Context &context);
     void respond(Context &context, const HttpResponse &response, QByteArray outcome = {});
-    void write(QTcpSocket *socket, quint64 sequence, QByteArray bytes, bool close);
+    void write(Wire *wire, quint64 sequence, QByteArray bytes, bool close);
 
     void accept(qintptr descriptor);
     bool evictOne();
-    Connection *connectionOf(QTcpSocket *wire) const;
+    Connection *connectionOf(Wire *wire) const;
     void readInput(Connection &c);
     void deliver(Connection &c, QByteArray bytes, const ScannedRequest &scanned);
     // Answers a request the connection guard refused, in its turn, and closes the connection.
     void refuse(Connection &c, int status, const QString &detail);
     void beginClose(Connection &c);
+    void clientDone(Connection &c);
     void sweep();
 
     Components m_c;
@@ -176,7 +179,7 @@ private:
     QTimer *m_sweeper = nullptr;
     QElapsedTimer m_clock;
     Delivery *m_delivery = nullptr;
-    QHash<QTcpSocket *, std::shared_ptr<Connection>> m_connections;
+    QHash<Wire *, std::shared_ptr<Connection>> m_connections;
     quint64 m_connectionsAccepted = 0;
     quint64 m_connectionsRefused = 0;
     quint64 m_connectionsEvicted = 0;

@@ -16,6 +16,11 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <memory>
 #include <vector>
@@ -150,6 +155,8 @@ private Q_SLOTS:
     void bodyOf50MegabytesIsRefused();
     void http10ClosesUnlessAskedToKeepAlive();
     void connectionCloseIsHonoured();
+    void halfClosedClientsGetTheirAnswer_data();
+    void halfClosedClientsGetTheirAnswer();
     void twoThousandIdleConnections();
     void slowLorisClientsTimeOut();
     void clientThatNeverReadsIsBounded();
@@ -370,6 +377,50 @@ void tst_Hostile::connectionCloseIsHonoured()
     QCOMPARE(TestHttp::parseResponses(answer).size(), 1);
     QCOMPARE(statusOf(answer), 200);
     QCOMPARE(socket->state(), QAbstractSocket::UnconnectedState);
+}
+
+void tst_Hostile::halfClosedClientsGetTheirAnswer_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<int>("status");
+    QTest::newRow("answered at once") << QByteArray("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n") << 200;
+    QTest::newRow("answered after a Redis round trip")
+        << TestHttp::getRequest(QStringLiteral("/reports/probe")) << 200;
+    QTest::newRow("answered after a computation") << QByteArray() << 200;
+    QTest::newRow("refused") << QByteArray("GET /livez HTTP/1.1\r\n\r\n") << 400;
+    QTest::newRow("HTTP/1.0") << QByteArray("GET /livez HTTP/1.0\r\n\r\n") << 200;
+}
+
+void tst_Hostile::halfClosedClientsGetTheirAnswer()
+{
+    // Like `printf 'GET ...' | nc -q1 host port`: the client sends its request and shuts down its
+    // sending side at once, then reads. The end of its stream is not the end of the connection.
+    QFETCH(QByteArray, request);
+    QFETCH(int, status);
+    static int cold = 0;
+    for (int i = 0; i < 20; ++i) {
+        const QByteArray bytes = !request.isEmpty()
+            ? request
+            : TestHttp::getRequest(QStringLiteral("/reports/halfclosed%1").arg(++cold));
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        QVERIFY(fd >= 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(m_server.port());
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        QCOMPARE(::connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address), 0);
+        QCOMPARE(::send(fd, bytes.constData(), size_t(bytes.size()), 0), ssize_t(bytes.size()));
+        QCOMPARE(::shutdown(fd, SHUT_WR), 0);
+        timeval timeout{3, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        QByteArray answer;
+        char buffer[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0)
+            answer.append(buffer, n);
+        ::close(fd);
+        QVERIFY2(statusOf(answer) == status, answer.isEmpty() ? "no answer" : answer.constData());
+    }
 }
 
 void tst_Hostile::twoThousandIdleConnections()
