@@ -928,12 +928,15 @@ void ApiServer::respond(Context &context, const HttpResponse &response, QByteArr
     record.latencyMs = double(context.timer.nsecsElapsed()) / 1e6;
     record.retryAfterSeconds = response.header(QByteArrayLiteral("Retry-After")).toLongLong();
     if (m_accessLog) {
-        qCInfo(lcHttp).noquote() << record.client << record.method << record.path << record.status
-                                 << (outcome.isEmpty() ? QByteArrayLiteral("-") : outcome)
-                                 << QString::number(record.latencyMs, 'f', 1) + QStringLiteral("ms")
-                                 << (record.retryAfterSeconds
-                                            ? QStringLiteral("Retry-After=%1").arg(record.retryAfterSeconds)
-                                            : QString());
+        // One pass over the pattern: a path may contain "%4" itself.
+        QString line = QStringLiteral("%1 %2 %3 %4 %5 %6ms")
+                           .arg(record.client, QString::fromLatin1(record.method), record.path,
+                               QString::number(record.status),
+                               QString::fromLatin1(outcome.isEmpty() ? QByteArrayLiteral("-") : outcome),
+                               QString::number(record.latencyMs, 'f', 1));
+        if (record.retryAfterSeconds)
+            line += QStringLiteral(" Retry-After=%1").arg(record.retryAfterSeconds);
+        qCInfo(lcHttp).noquote() << line;
     }
     if (observed)
         Q_EMIT requestFinished(record);
