@@ -94,7 +94,10 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     m_ui->logView->setModel(m_filter);
     m_ui->logView->verticalHeader()->hide();
     m_ui->logView->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    m_ui->logView->horizontalHeader()->setStretchLastSection(true);
+    // The path takes the room left; Retry-After, mostly empty, keeps a narrow column at the end.
+    m_ui->logView->horizontalHeader()->setStretchLastSection(false);
+    m_ui->logView->horizontalHeader()->setSectionResizeMode(RequestLogModel::Path, QHeaderView::Stretch);
+    m_ui->logView->setColumnWidth(RequestLogModel::RetryAfter, 90);
     m_ui->logView->setColumnWidth(RequestLogModel::Time, 110);
     m_ui->logView->setColumnWidth(RequestLogModel::Client, 120);
     m_ui->logView->setColumnWidth(RequestLogModel::Method, 70);
