@@ -122,7 +122,23 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
 
 QCoro::Task<CacheFill> ReportCache::fill(QString region)
 {
-    if (const auto it = m_flights.constFind(region); it != m_flights.cend()) {
+    return flyOnce(std::move(region), true);
+}
+
+QCoro::Task<CacheFill> ReportCache::bypass(QString region)
+{
+    return flyOnce(std::move(region), false);
+}
+
+QCoro::Task<CacheFill> ReportCache::startFlight(QString region, bool cached)
+{
+    return cached ? lead(std::move(region), true) : computeUncached(std::move(region));
+}
+
+QCoro::Task<CacheFill> ReportCache::flyOnce(QString region, bool cached)
+{
+    QHash<QString, std::shared_ptr<Flight>> &flights = cached ? m_flights : m_bypassFlights;
+    if (const auto it = flights.constFind(region); it != flights.cend()) {
         Flight::Awaiter join(*it);
         CacheFill shared = co_await join;
         if (shared.outcome == CacheFill::Outcome::Computed) {
@@ -137,33 +153,11 @@ QCoro::Task<CacheFill> ReportCache::fill(QString region)
         co_return refused;
     }
     auto flight = std::make_shared<Flight>();
-    m_flights.insert(region, flight);
-    QCoro::Task<CacheFill> leading = lead(region, true);
-    CacheFill result = co_await leading;
-    if (m_flights.value(region) == flight)
-        m_flights.remove(region);
-    flight->finish(result);
-    co_return result;
-}
-
-QCoro::Task<CacheFill> ReportCache::bypass(QString region)
-{
-    if (const auto it = m_bypassFlights.constFind(region); it != m_bypassFlights.cend()) {
-        Flight::Awaiter join(*it);
-        CacheFill shared = co_await join;
-        co_return shared;
-    }
-    if (atCapacity()) {
-        CacheFill refused;
-        refused.outcome = CacheFill::Outcome::Overloaded;
-        co_return refused;
-    }
-    auto flight = std::make_shared<Flight>();
-    m_bypassFlights.insert(region, flight);
-    QCoro::Task<CacheFill> computing = computeUncached(region);
-    CacheFill result = co_await computing;
-    if (m_bypassFlights.value(region) == flight)
-        m_bypassFlights.remove(region);
+    flights.insert(region, flight);
+    QCoro::Task<CacheFill> flying = startFlight(region, cached);
+    CacheFill result = co_await flying;
+    if (flights.value(region) == flight)
+        flights.remove(region);
     flight->finish(result);
     co_return result;
 }

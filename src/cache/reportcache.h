@@ -128,6 +128,10 @@ private:
 
     QCoro::Task<CacheFill> lead(QString region, bool waitForOthers);
     QCoro::Task<CacheFill> computeUncached(QString region);
+    // One computation per region for all concurrent callers: through the cache (fill) or around it
+    // (bypass), each with its own flights.
+    QCoro::Task<CacheFill> flyOnce(QString region, bool cached);
+    QCoro::Task<CacheFill> startFlight(QString region, bool cached);
     bool atCapacity() const
     {
         return m_settings.maxComputations > 0 && computationsUnderWay() >= m_settings.maxComputations;

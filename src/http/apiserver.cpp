@@ -18,14 +18,8 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
-#include <QUrl>
 
 #include <cstring>
-
-#ifdef Q_OS_UNIX
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#endif
 
 Q_LOGGING_CATEGORY(lcHttp, "cachedash.http", QtInfoMsg)
 

@@ -76,7 +76,6 @@ qsizetype Wire::read(char *data, qsizetype max)
 
 void Wire::setReading(bool reading)
 {
-    m_reading = reading;
     if (m_fd >= 0 && !m_atEnd)
         m_readNotifier->setEnabled(reading || m_finishing);
 }

@@ -80,7 +80,6 @@ private:
     QTimer *m_lingerTimer = nullptr;
     QByteArray m_out;
     qsizetype m_outPos = 0;
-    bool m_reading = true;
     bool m_atEnd = false;
     bool m_finishing = false;
     bool m_sendingShut = false;

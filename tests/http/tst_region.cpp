@@ -54,7 +54,9 @@ void tst_Region::refused_data()
     QTest::newRow("combining mark") << QByteArray("e\xcc\x81") << "U+0301";
     // A leading byte order mark is a character like any other, not something to drop silently.
     QTest::newRow("byte order mark alone") << QByteArray("\xef\xbb\xbf") << "U+FEFF";
-    QTest::newRow("byte order mark first") << QByteArray("\xef\xbb\xbf" "emea") << "U+FEFF";
+    QTest::newRow("byte order mark first") << QByteArray("\xef\xbb\xbf"
+                                                         "emea")
+                                           << "U+FEFF";
 }
 
 void tst_Region::refused()

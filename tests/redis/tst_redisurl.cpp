@@ -139,7 +139,7 @@ void tst_RedisUrl::invalid_data()
     QTest::newRow("line break in the scheme") << "a\nb://:secret@host"
                                               << "unsupported scheme \"a?b\"";
     QTest::newRow("control character in a parameter") << "unix:///r.sock?t\x01x=1"
-                                                       << "\"t?x\"";
+                                                      << "\"t?x\"";
 }
 
 void tst_RedisUrl::invalid()
