@@ -353,6 +353,9 @@ void ApiServer::readInput(Connection &c)
     const std::shared_ptr<Connection> keep = m_connections.value(c.wire);
     QScopedValueRollback<bool> reading(c.reading, true);
     const qint64 now = m_clock.elapsed();
+    // A read that did not fill the buffer emptied the socket: one more would only say EAGAIN.
+    // The notifier reports anything that arrives later.
+    bool drained = false;
     while (!c.stopReading && !c.closing) {
         // Unread bytes stay in the kernel while the client leaves its answers unread.
         c.paused
@@ -361,8 +364,11 @@ void ApiServer::readInput(Connection &c)
         if (c.paused)
             return; // resumed from write() or bytesWritten
         if (c.inputPos >= c.input.size()) {
+            if (drained)
+                return;
             char buffer[16 * 1024];
             const qsizetype n = c.wire->read(buffer, sizeof buffer);
+            drained = n < qsizetype(sizeof buffer);
             if (n <= 0) {
                 if (c.wire->atEnd())
                     clientDone(c);

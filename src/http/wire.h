@@ -45,7 +45,8 @@ public:
     // Bytes the kernel holds for this connection, not read yet.
     qint64 pendingInKernel() const;
 
-    // Queues bytes; they leave when the socket can take them, in order.
+    // Sends what the kernel takes at once and queues the rest, which leaves in order when the
+    // socket can take it. Never closes (nor signals) from inside: errors wait for the notifier.
     void write(const QByteArray &bytes);
     qint64 bytesToWrite() const { return m_out.size() - m_outPos; }
 

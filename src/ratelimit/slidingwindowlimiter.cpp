@@ -5,6 +5,8 @@
 
 #include <QRandomGenerator>
 
+#include <utility>
+
 Q_LOGGING_CATEGORY(lcRateLimit, "cachedash.ratelimit", QtInfoMsg)
 
 using namespace std::chrono;
@@ -40,19 +42,73 @@ QByteArray SlidingWindowLimiter::policy() const
         + ";w=" + QByteArray::number(qint64(duration_cast<seconds>(m_window).count()));
 }
 
+// The checks of one batch, and once the script has answered, its reply.
+struct SlidingWindowLimiter::Batch
+{
+    QByteArrayList keys; // one per check, in the order asked
+    QByteArrayList args; // the script's ARGV, fixed when the batch starts
+    int limit = 0;
+    bool sent = false;
+    bool done = false;
+    RedisReply reply;
+    std::vector<std::coroutine_handle<>> waiters;
+
+    struct Awaiter
+    {
+        std::shared_ptr<Batch> batch;
+        bool await_ready() const noexcept { return batch->done; }
+        void await_suspend(std::coroutine_handle<> waiter) { batch->waiters.push_back(waiter); }
+        void await_resume() const noexcept { }
+    };
+};
+
+void SlidingWindowLimiter::send(
+    RedisClient &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch)
+{
+    if (!std::exchange(batch->sent, true))
+        decide(redis, script, batch);
+}
+
+QCoro::Task<> SlidingWindowLimiter::decide(
+    RedisClient &redis, RedisScript script, std::shared_ptr<Batch> batch)
+{
+    QCoro::Task<RedisReply> pending = redis.evalScript(std::move(script), batch->keys, batch->args);
+    batch->reply = co_await pending;
+    batch->done = true;
+    // A resumed check may start the next batch: work on a copy.
+    const auto waiters = std::exchange(batch->waiters, {});
+    for (std::coroutine_handle<> waiter : waiters)
+        waiter.resume();
+}
+
 QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
 {
-    const int limit = m_limit;
-    QByteArrayList keys{keyFor(client)};
-    QByteArrayList args{QByteArray::number(qint64(m_window.count())), QByteArray::number(limit),
-        m_memberPrefix + QByteArray::number(++m_sequence)};
-    QCoro::Task<RedisReply> pending = m_redis.evalScript(m_script, std::move(keys), std::move(args));
-    const RedisReply reply = co_await pending;
+    if (!m_batch || m_batch->sent) {
+        m_batch = std::make_shared<Batch>();
+        m_batch->limit = m_limit;
+        m_batch->args = {QByteArray::number(qint64(m_window.count())), QByteArray::number(m_limit),
+            m_memberPrefix + QByteArray::number(++m_sequence) + ':'};
+    }
+    std::shared_ptr<Batch> batch = m_batch;
+    const qsizetype index = batch->keys.size();
+    batch->keys.append(keyFor(client));
+    if (index == 0) {
+        m_redis.beforeNextWrite([&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
+    } else if (batch->keys.size() >= MaxBatch) {
+        send(m_redis, m_script, batch);
+    }
+    Batch::Awaiter wait{batch};
+    co_await wait;
 
+    const int limit = batch->limit;
+    const RedisReply &reply = batch->reply;
+    const auto &e = reply.elements();
+    const size_t at = 1 + 3 * size_t(index);
+    const bool valid = reply.isArray() && e.size() == 1 + 3 * size_t(batch->keys.size()) && e[at].isInteger()
+        && e[at + 1].isInteger() && e[at + 2].isInteger();
     RateLimitDecision decision;
     decision.limit = limit;
-    const auto &e = reply.elements();
-    if (!reply.isArray() || e.size() != 4 || !e[0].isInteger() || !e[1].isInteger() || !e[2].isInteger()) {
+    if (!valid) {
         decision.failed = true;
         ++m_counters.errors;
         decision.allowed = m_onError == OnError::Allow;
@@ -70,10 +126,10 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
     }
     if (std::exchange(m_failing, false))
         qCInfo(lcRateLimit) << "limiter available again";
-    decision.allowed = e[0].toInteger() == 1;
+    decision.allowed = e[at].toInteger() == 1;
     ++(decision.allowed ? m_counters.allowed : m_counters.limited);
-    decision.remaining = int(std::max<qint64>(0, e[1].toInteger()));
-    decision.nextSlot = milliseconds(std::max<qint64>(0, e[2].toInteger()));
+    decision.remaining = int(std::max<qint64>(0, e[at + 1].toInteger()));
+    decision.nextSlot = milliseconds(std::max<qint64>(0, e[at + 2].toInteger()));
     co_return decision;
 }
 

@@ -9,6 +9,9 @@
 #include <qcoro/qcorotask.h>
 
 #include <chrono>
+#include <coroutine>
+#include <memory>
+#include <vector>
 
 Q_DECLARE_LOGGING_CATEGORY(lcRateLimit)
 
@@ -32,6 +35,11 @@ struct RateLimitDecision
 
 // A sliding-window limiter: at most limit() requests per window() for each client, decided
 // atomically in Redis by resources/lua/sliding_window.lua under rate:sliding:{client}.
+//
+// The checks asked during one turn of the event loop travel as one batch: one script call decides
+// for all of them, in order, just before the client writes its commands (see
+// RedisClient::beforeNextWrite()). Under load that is one call for dozens of requests instead of one
+// each; a lone request still shares the write, and the round trip, with its cache read.
 class SlidingWindowLimiter
 {
 public:
@@ -48,9 +56,12 @@ public:
 
     static QByteArray keyFor(const QString &client);
 
-    // Decides for one request of `client` (an address). The script is sent before this returns,
-    // so a command issued right after shares its round trip.
+    // Decides for one request of `client` (an address). The decision leaves with the next write
+    // of the Redis client, so a command issued right after shares its round trip.
     QCoro::Task<RateLimitDecision> check(QString client);
+
+    // The most checks one script call decides; a batch this full leaves at once.
+    static constexpr int MaxBatch = 256;
 
     // "5;w=10", for the RateLimit-Policy header.
     QByteArray policy() const;
@@ -64,13 +75,18 @@ public:
     const Counters &counters() const { return m_counters; }
 
 private:
+    struct Batch;
+    static QCoro::Task<> decide(RedisClient &redis, RedisScript script, std::shared_ptr<Batch> batch);
+    static void send(RedisClient &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch);
+
     RedisClient &m_redis;
     RedisScript m_script;
     int m_limit;
     std::chrono::milliseconds m_window;
     OnError m_onError = OnError::Allow;
     QByteArray m_memberPrefix;
-    quint64 m_sequence = 0;
+    quint64 m_sequence = 0; // batches sent
+    std::shared_ptr<Batch> m_batch; // the batch still gathering checks, if any
     bool m_failing = false;
     Counters m_counters;
 };

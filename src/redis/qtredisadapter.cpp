@@ -7,11 +7,11 @@
 
 namespace Cachedash::detail {
 
-QtRedisAdapter *QtRedisAdapter::attach(redisAsyncContext *context, quint64 *writeCounter)
+QtRedisAdapter *QtRedisAdapter::attach(redisAsyncContext *context, BeforeWrite beforeWrite)
 {
     if (!context || context->ev.data)
         return nullptr;
-    auto *adapter = new QtRedisAdapter(context, writeCounter);
+    auto *adapter = new QtRedisAdapter(context, beforeWrite);
     context->ev.data = adapter;
     context->ev.addRead = &QtRedisAdapter::addRead;
     context->ev.delRead = &QtRedisAdapter::delRead;
@@ -21,11 +21,11 @@ QtRedisAdapter *QtRedisAdapter::attach(redisAsyncContext *context, quint64 *writ
     return adapter;
 }
 
-QtRedisAdapter::QtRedisAdapter(redisAsyncContext *context, quint64 *writeCounter)
+QtRedisAdapter::QtRedisAdapter(redisAsyncContext *context, BeforeWrite beforeWrite)
     : m_context(context)
     , m_read(new QSocketNotifier(context->c.fd, QSocketNotifier::Read, this))
     , m_write(new QSocketNotifier(context->c.fd, QSocketNotifier::Write, this))
-    , m_writeCounter(writeCounter)
+    , m_beforeWrite(beforeWrite)
 {
     m_read->setEnabled(false);
     m_write->setEnabled(false);
@@ -76,10 +76,14 @@ void QtRedisAdapter::onReadable()
 
 void QtRedisAdapter::onWritable()
 {
-    if (m_context) {
-        ++*m_writeCounter;
+    if (!m_context)
+        return;
+    if (m_beforeWrite && m_context->data)
+        m_beforeWrite(m_context->data);
+    // The callback may have issued commands, never freed the context: hiredis defers frees that
+    // happen inside its callbacks, and the callback runs in none.
+    if (m_context)
         redisAsyncHandleWrite(m_context);
-    }
 }
 
 } // namespace Cachedash::detail

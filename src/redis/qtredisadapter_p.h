@@ -16,11 +16,14 @@ class QtRedisAdapter : public QObject
     Q_OBJECT
 
 public:
+    // Called with the context's data (its owner) just before each write, while the data is set.
+    using BeforeWrite = void (*)(void *data);
+
     // Fills the context's event hooks. Fails (returns nullptr) if the context already has an adapter.
-    static QtRedisAdapter *attach(redisAsyncContext *context, quint64 *writeCounter);
+    static QtRedisAdapter *attach(redisAsyncContext *context, BeforeWrite beforeWrite);
 
 private:
-    QtRedisAdapter(redisAsyncContext *context, quint64 *writeCounter);
+    QtRedisAdapter(redisAsyncContext *context, BeforeWrite beforeWrite);
 
     static void addRead(void *self);
     static void delRead(void *self);
@@ -34,9 +37,7 @@ private:
     redisAsyncContext *m_context = nullptr;
     QSocketNotifier *m_read = nullptr;
     QSocketNotifier *m_write = nullptr;
-    // Counts redisAsyncHandleWrite calls (commands issued in one event-loop turn share one); the
-    // counter belongs to the client and is touched only while the context lives.
-    quint64 *m_writeCounter = nullptr;
+    BeforeWrite m_beforeWrite = nullptr;
 };
 
 } // namespace Cachedash::detail

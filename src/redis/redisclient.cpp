@@ -68,6 +68,7 @@ RedisClient::~RedisClient()
         context->data = nullptr;
         redisAsyncFree(context);
     }
+    gatherBeforeWrite();
     // If the free was deferred (we are inside a hiredis callback), finish the waiters now.
     const auto inflight = std::exchange(m_inflight, {});
     for (const Pending &command : inflight)
@@ -107,6 +108,7 @@ void RedisClient::close()
     m_dropReason = QStringLiteral("Redis client closed");
     if (auto *context = std::exchange(m_context, nullptr))
         redisAsyncFree(context);
+    gatherBeforeWrite();
 }
 
 QCoro::Task<bool> RedisClient::waitForReady(milliseconds timeout)
@@ -143,7 +145,7 @@ void RedisClient::connectNow()
         return;
     }
     // Attach before setting the connect callback, or a failed connect is never reported.
-    detail::QtRedisAdapter::attach(context, &m_stats.writeEvents);
+    detail::QtRedisAdapter::attach(context, &RedisClient::onBeforeWrite);
     context->data = this;
     redisAsyncSetConnectCallback(context, &RedisClient::onConnectCallback);
     redisAsyncSetDisconnectCallback(context, &RedisClient::onDisconnectCallback);
@@ -199,6 +201,8 @@ void RedisClient::scheduleReconnect(const QString &reason)
     setState(m_everReady ? State::Reconnecting : State::Connecting);
     m_reconnectTimer.start(m_backoff);
     m_backoff = std::min(m_backoff * 2, m_options.maxReconnectDelay);
+    // No write is coming: what waited for one fails now rather than at the next connection.
+    gatherBeforeWrite();
 }
 
 void RedisClient::becomeReady()
@@ -304,6 +308,32 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
     return RedisPendingReply(std::move(command));
 }
 
+void RedisClient::beforeNextWrite(std::function<void()> gather)
+{
+    if (!m_context) {
+        gather();
+        return;
+    }
+    m_beforeWrite.push_back(std::move(gather));
+    if (m_context->ev.addWrite)
+        m_context->ev.addWrite(m_context->ev.data);
+}
+
+void RedisClient::gatherBeforeWrite()
+{
+    // A callback's command may trigger an early write, which gathers again: work on a copy.
+    const auto callbacks = std::exchange(m_beforeWrite, {});
+    for (const std::function<void()> &gather : callbacks)
+        gather();
+}
+
+void RedisClient::onBeforeWrite(void *client)
+{
+    auto *self = static_cast<RedisClient *>(client);
+    ++self->m_stats.writeEvents;
+    self->gatherBeforeWrite();
+}
+
 void RedisClient::writeEarly()
 {
     // hiredis writes its buffer when the socket notifier fires, after everything else this turn of
@@ -312,9 +342,14 @@ void RedisClient::writeEarly()
     // Writing what has gathered every EarlyWriteBytes lets the two overlap. This does what hiredis's
     // redisBufferWrite() does, minus its error handling: a failed or short write leaves the rest to
     // the notifier, which meets any error where callbacks may safely run.
-    redisContext &c = m_context->c;
-    if (!m_transportUp || !(c.flags & REDIS_CONNECTED) || c.fd < 0)
+    redisAsyncContext *context = m_context;
+    if (!m_transportUp || !(context->c.flags & REDIS_CONNECTED) || context->c.fd < 0)
         return;
+    // Batches gathering this turn's requests join the write.
+    gatherBeforeWrite();
+    if (m_context != context)
+        return;
+    redisContext &c = context->c;
     const ssize_t written = ::send(c.fd, c.obuf, sdslen(c.obuf), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (written <= 0)
         return;

@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <vector>
 
 struct redisAsyncContext;
 
@@ -115,6 +117,12 @@ public:
     // pipelines with commands issued right after.
     QCoro::Task<RedisReply> evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args);
 
+    // Calls `gather` once, just before the commands issued so far leave: at the next write, or at
+    // once when there is no connection to write to (its commands then fail at once too). A batch
+    // that collects what one turn of the event loop asks issues its single command from there, and
+    // shares the write, and the round trip, with the commands issued alongside it.
+    void beforeNextWrite(std::function<void()> gather);
+
 Q_SIGNALS:
     void stateChanged(Cachedash::RedisClient::State state);
     // A connection attempt failed or a connection was lost; the message names the reason.
@@ -126,6 +134,9 @@ private:
     RedisPendingReply issue(const QByteArrayList &args, detail::PendingCommand::Role role);
     // Writes the commands gathered so far, without waiting for the socket notifier.
     void writeEarly();
+    // Runs (and forgets) the beforeNextWrite() callbacks.
+    void gatherBeforeWrite();
+    static void onBeforeWrite(void *client);
     static constexpr size_t EarlyWriteBytes = 2048;
     void connectNow();
     void resetConnection(const QString &reason);
@@ -152,6 +163,7 @@ private:
     std::chrono::steady_clock::time_point m_connectDeadline;
     // Commands handed to hiredis, oldest first; completed ones stay until hiredis reports on them.
     std::deque<Pending> m_inflight;
+    std::vector<std::function<void()>> m_beforeWrite;
     QTimer m_tick;
     QTimer m_reconnectTimer;
     QString m_lastError;

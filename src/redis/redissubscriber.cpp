@@ -81,7 +81,7 @@ void RedisSubscriber::connectNow()
         m_retry.start();
         return;
     }
-    detail::QtRedisAdapter::attach(context, &m_writes);
+    detail::QtRedisAdapter::attach(context, nullptr);
     context->data = this;
     redisAsyncSetConnectCallback(context, &RedisSubscriber::onConnect);
     redisAsyncSetDisconnectCallback(context, &RedisSubscriber::onDisconnect);

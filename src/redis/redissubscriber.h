@@ -46,7 +46,6 @@ private:
     redisAsyncContext *m_context = nullptr;
     QByteArrayList m_patterns;
     QTimer m_retry;
-    quint64 m_writes = 0;
     bool m_open = false;
     bool m_subscribed = false;
 };

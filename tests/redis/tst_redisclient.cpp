@@ -8,6 +8,8 @@
 
 #include <qcoro/qcorotask.h>
 
+#include <optional>
+
 using namespace std::chrono_literals;
 using Cachedash::RedisClient;
 using Cachedash::RedisPendingReply;
@@ -58,6 +60,8 @@ private Q_SLOTS:
     void unixSocket();
     void closeCompletesPendingCommands();
     void destructorCompletesPendingCommands();
+    void beforeNextWriteJoinsTheWrite();
+    void beforeNextWriteWithoutConnection();
 
 private:
     std::unique_ptr<RedisClient> readyClient(const QString &url, RedisClient::Options options = {});
@@ -420,6 +424,71 @@ void tst_RedisClient::destructorCompletesPendingCommands()
     client.reset();
     QVERIFY(pending.isFinished());
     QCOMPARE(QCoro::waitFor(pending).failureKind(), RedisReply::Failure::Closed);
+}
+
+void tst_RedisClient::beforeNextWriteJoinsTheWrite()
+{
+    auto client = readyClient(m_server.url());
+    QVERIFY(client);
+    const RedisClient::Stats before = client->stats();
+    int calls = 0;
+    std::optional<RedisPendingReply> gathered;
+    client->beforeNextWrite([&] {
+        ++calls;
+        gathered = client->command({"INCRBY", "batch", "7"});
+    });
+    RedisPendingReply first = client->get("batch");
+    // Nothing is gathered until the write...
+    QCOMPARE(calls, 0);
+    QVERIFY(await(first).isNil());
+    // ...which happened once, before the GET left: the INCRBY followed it in the same write.
+    QCOMPARE(calls, 1);
+    QVERIFY(gathered);
+    QCOMPARE(await(*gathered).toInteger(), 7);
+    const RedisClient::Stats after = client->stats();
+    QCOMPARE(after.writeEvents - before.writeEvents, 1u);
+    QCOMPARE(after.commands - before.commands, 2u);
+
+    // A callback alone is enough to cause a write.
+    client->beforeNextWrite([&] {
+        ++calls;
+        gathered = client->command({"INCRBY", "batch", "1"});
+    });
+    QCOMPARE(calls, 1);
+    QTRY_COMPARE(calls, 2);
+    QCOMPARE(await(*gathered).toInteger(), 8);
+
+    // A callback still waiting when the client closes runs then, and its command fails at once.
+    client->beforeNextWrite([&] {
+        ++calls;
+        gathered = client->command({"INCRBY", "batch", "1"});
+    });
+    client->close();
+    QCOMPARE(calls, 3);
+    QVERIFY(gathered->isFinished());
+    QCOMPARE(await(*gathered).failureKind(), RedisReply::Failure::Closed);
+}
+
+void tst_RedisClient::beforeNextWriteWithoutConnection()
+{
+    // Nothing listens there: the callback cannot wait for a write that will not come.
+    m_server.stop();
+    RedisClient client(urlOf(m_server.url()));
+    client.open();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        client.state() == RedisClient::State::Connecting && !client.lastError().isEmpty(), 5000);
+    int calls = 0;
+    std::optional<RedisPendingReply> gathered;
+    QElapsedTimer timer;
+    timer.start();
+    client.beforeNextWrite([&] {
+        ++calls;
+        gathered = client.ping();
+    });
+    QTRY_COMPARE_WITH_TIMEOUT(calls, 1, 2000);
+    QVERIFY(gathered);
+    QVERIFY(!await(*gathered).isOk());
+    QVERIFY2(timer.elapsed() < 1500, qPrintable(QString::number(timer.elapsed())));
 }
 
 QTEST_GUILESS_MAIN(tst_RedisClient)
