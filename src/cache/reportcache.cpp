@@ -67,6 +67,26 @@ seconds ReportCache::writeTtl() const
 
 QCoro::Task<CacheRead> ReportCache::read(QString region)
 {
+    // A read that finds the lookup of its region not sent yet shares it: the lookup still runs
+    // after this request arrived, so the answer is as fresh as one of its own.
+    const quint64 generation = m_redis.writeGeneration();
+    if (const auto it = m_reads.constFind(region); it != m_reads.cend() && it->generation == generation) {
+        ReadFlight::Awaiter join(it->flight);
+        CacheRead shared = co_await join;
+        co_return shared;
+    }
+    auto flight = std::make_shared<ReadFlight>();
+    m_reads.insert(region, PendingRead{generation, flight});
+    QCoro::Task<CacheRead> looking = lookUp(region);
+    CacheRead result = co_await looking;
+    if (const auto it = m_reads.constFind(region); it != m_reads.cend() && it->flight == flight)
+        m_reads.erase(it);
+    flight->finish(result);
+    co_return result;
+}
+
+QCoro::Task<CacheRead> ReportCache::lookUp(QString region)
+{
     const QByteArray key = keyFor(region);
     RedisPendingReply valueReply = m_redis.get(key);
     RedisPendingReply ttlReply = m_redis.pttl(key);

@@ -99,7 +99,8 @@ public:
     static QByteArray fingerprint(const QByteArray &stored);
 
     // GET and PTTL of the report's key. Both are sent before this returns, so they share a round
-    // trip with what was sent just before.
+    // trip with what was sent just before. Reads of a region issued before those commands leave
+    // (one turn of the event loop) share them.
     QCoro::Task<CacheRead> read(QString region);
     // Computes and stores the report after a miss, once for all concurrent callers.
     QCoro::Task<CacheFill> fill(QString region);
@@ -125,7 +126,9 @@ public:
 
 private:
     using Flight = detail::Flight<CacheFill>;
+    using ReadFlight = detail::Flight<CacheRead>;
 
+    QCoro::Task<CacheRead> lookUp(QString region);
     QCoro::Task<CacheFill> lead(QString region, bool waitForOthers);
     QCoro::Task<CacheFill> computeUncached(QString region);
     // One computation per region for all concurrent callers: through the cache (fill) or around it
@@ -154,6 +157,13 @@ private:
         QByteArray fingerprint;
     };
     QHash<QString, Validated> m_validated;
+    // Per region, the lookup whose commands have not left yet, to share (see read()).
+    struct PendingRead
+    {
+        quint64 generation = 0; // RedisClient::writeGeneration() when it was issued
+        std::shared_ptr<ReadFlight> flight;
+    };
+    QHash<QString, PendingRead> m_reads;
     QHash<QString, std::shared_ptr<Flight>> m_flights;
     QHash<QString, std::shared_ptr<Flight>> m_bypassFlights;
     QSet<QString> m_revalidating;

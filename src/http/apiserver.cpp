@@ -19,6 +19,7 @@
 #include <QTcpSocket>
 #include <QTimer>
 
+#include <array>
 #include <cstring>
 
 Q_LOGGING_CATEGORY(lcHttp, "cachedash.http", QtInfoMsg)
@@ -187,11 +188,11 @@ bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag)
 
 void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision, const QByteArray &policy)
 {
-    response.addHeader(QByteArrayLiteral("RateLimit-Limit"), QByteArray::number(decision.limit));
-    response.addHeader(QByteArrayLiteral("RateLimit-Remaining"), QByteArray::number(decision.remaining));
+    response.addHeader("RateLimit-Limit", qint64(decision.limit));
+    response.addHeader("RateLimit-Remaining", qint64(decision.remaining));
     const qint64 reset = decision.nextSlot.count() > 0 ? (decision.nextSlot.count() + 999) / 1000 : 0;
-    response.addHeader(QByteArrayLiteral("RateLimit-Reset"), QByteArray::number(reset));
-    response.addHeader(QByteArrayLiteral("RateLimit-Policy"), policy);
+    response.addHeader("RateLimit-Reset", reset);
+    response.addHeader("RateLimit-Policy", policy);
 }
 
 } // namespace
@@ -271,13 +272,14 @@ void ApiServer::accept(qintptr descriptor)
         HttpResponse r = HttpResponse::error(503,
             QStringLiteral("the server has %1 connections open, all busy; try again shortly")
                 .arg(m_connections.size()));
-        r.addHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
+        r.addHeader("Retry-After", QByteArrayLiteral("1"));
         wire->write(r.serialize(true, true));
         wire->finish(m_limits.lingerTime);
         return;
     }
     auto connection = std::make_shared<Connection>(m_limits.http);
     connection->wire = wire;
+    connection->peer = ClientIdentity::normalized(wire->peerAddress()).toString();
     connection->accepted = connection->lastActivity = m_clock.elapsed();
     auto *feed = new ParserFeed(wire);
     connection->feed = feed;
@@ -537,8 +539,10 @@ bool ApiServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     context.method = request.method();
     context.methodName = methodName(context.method);
     context.rawPath = m_delivery->scanned.path;
-    context.client = m_c.identity.clientFor(
-        request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")));
+    // Without trusted proxies the client is the peer, whose address was written out on accept.
+    context.client = m_c.identity.hasTrustedProxies()
+        ? m_c.identity.clientFor(request.remoteAddress(), request.value(QByteArrayLiteral("X-Forwarded-For")))
+        : c.peer;
     context.ifNoneMatch = request.value(QByteArrayLiteral("If-None-Match"));
     if (!m_adminToken.isEmpty())
         context.authorization = request.value(QByteArrayLiteral("Authorization"));
@@ -565,15 +569,27 @@ void ApiServer::dispatch(Context context)
 {
     using M = QHttpServerRequest::Method;
     const bool isGet = context.method == M::Get || context.method == M::Head;
-    const QList<QByteArray> segments = context.rawPath.split('/');
-    // segments[0] is the empty text before the leading '/'.
-    const qsizetype n = segments.size();
+    // The path's segments, as views: segments[0] is the empty text before the leading '/'. Only
+    // the first five are kept; n counts them all.
+    std::array<QByteArrayView, 5> segments;
+    qsizetype n = 0;
+    for (qsizetype from = 0;; ++n) {
+        const qsizetype slash = context.rawPath.indexOf('/', from);
+        if (n < qsizetype(segments.size()))
+            segments[size_t(n)] = QByteArrayView(context.rawPath)
+                                      .sliced(from, (slash < 0 ? context.rawPath.size() : slash) - from);
+        if (slash < 0) {
+            ++n;
+            break;
+        }
+        from = slash + 1;
+    }
     auto notAllowed = [&](const char *allow) {
         HttpResponse r = HttpResponse::error(405,
             QStringLiteral("method %1 is not allowed on %2; use %3")
                 .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath),
                     QLatin1String(allow)));
-        r.addHeader(QByteArrayLiteral("Allow"), allow);
+        r.addHeader("Allow", allow);
         respond(context, r);
     };
 
@@ -588,8 +604,7 @@ void ApiServer::dispatch(Context context)
         if (context.route == Route::Metrics) {
             HttpResponse r;
             r.body = renderMetrics();
-            r.addHeader(QByteArrayLiteral("Content-Type"),
-                QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"));
+            r.addHeader("Content-Type", QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"));
             return respond(context, r);
         }
         health(std::move(context));
@@ -609,7 +624,7 @@ void ApiServer::dispatch(Context context)
         }
         QString why;
         const std::optional<QString> region
-            = validateRegion(QByteArray::fromPercentEncoding(segments[2]), &why);
+            = validateRegion(QByteArray::fromPercentEncoding(segments[2].toByteArray()), &why);
         if (!region) {
             qCInfo(lcHttp).noquote() << context.client << "refused region:" << why;
             return respond(context, HttpResponse::error(422, why));
@@ -640,7 +655,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
                              QStringLiteral("the rate limiter is unavailable, so the request was refused"))
                                          : HttpResponse::error(429, QStringLiteral("Rate limit exceeded"));
         addRateLimitHeaders(r, decision, policy);
-        r.addHeader(QByteArrayLiteral("Retry-After"), QByteArray::number(decision.retryAfterSeconds()));
+        r.addHeader("Retry-After", decision.retryAfterSeconds());
         respond(context, r, QByteArrayLiteral("LIMITED"));
         co_return;
     }
@@ -682,7 +697,7 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
                 QStringLiteral("%1 reports are being computed already; try again in %2 s")
                     .arg(m_c.cache.computationsUnderWay())
                     .arg(retry));
-            r.addHeader(QByteArrayLiteral("Retry-After"), QByteArray::number(retry));
+            r.addHeader("Retry-After", retry);
             respond(context, r, QByteArrayLiteral("ERROR"));
             co_return;
         }
@@ -710,17 +725,16 @@ QCoro::Task<> ApiServer::getReport(Context context, QString region)
     if (!notModified)
         body = cached && !served.isEmpty() ? std::move(served) : report.toJson(cached);
     HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, std::move(body));
-    r.addHeader(QByteArrayLiteral("X-Cache"), outcome);
-    r.addHeader(QByteArrayLiteral("ETag"), etag);
+    r.addHeader("X-Cache", outcome);
+    r.addHeader("ETag", etag);
     if (outcome == "BYPASS") {
-        r.addHeader(QByteArrayLiteral("Cache-Control"), QByteArrayLiteral("no-store"));
+        r.addHeader("Cache-Control", QByteArrayLiteral("no-store"));
     } else {
-        r.addHeader(QByteArrayLiteral("Cache-Control"),
-            QByteArrayLiteral("max-age=") + QByteArray::number(qint64(freshFor.count() / 1000)));
+        r.addHeader("Cache-Control", QByteArrayLiteral("max-age="), qint64(freshFor.count() / 1000));
     }
     const qint64 age
         = std::max<qint64>(0, report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
-    r.addHeader(QByteArrayLiteral("Age"), QByteArray::number(cached ? age : 0));
+    r.addHeader("Age", cached ? age : 0);
     addRateLimitHeaders(r, decision, policy);
     respond(context, r, outcome);
 }
@@ -733,7 +747,7 @@ std::optional<HttpResponse> ApiServer::checkAdmin(const Context &context) const
     if (!context.authorization.startsWith(prefix)) {
         HttpResponse r = HttpResponse::error(401,
             QStringLiteral("invalidating a report needs the admin token: Authorization: Bearer <token>"));
-        r.addHeader(QByteArrayLiteral("WWW-Authenticate"), QByteArrayLiteral("Bearer realm=\"cachedash\""));
+        r.addHeader("WWW-Authenticate", QByteArrayLiteral("Bearer realm=\"cachedash\""));
         return r;
     }
     if (!equalInConstantTime(context.authorization.mid(prefix.size()).trimmed(), m_adminToken)) {
@@ -751,7 +765,7 @@ QCoro::Task<> ApiServer::refreshReport(Context context, QString region)
         HttpResponse r = HttpResponse::json(503,
             QByteArrayLiteral("{\"detail\":\"Redis is unavailable: the report was not "
                               "invalidated\",\"invalidated\":false}"));
-        r.addHeader(QByteArrayLiteral("Retry-After"), QByteArrayLiteral("1"));
+        r.addHeader("Retry-After", QByteArrayLiteral("1"));
         respond(context, r, QByteArrayLiteral("ERROR"));
         co_return;
     }

@@ -124,6 +124,7 @@ private:
         { }
         Wire *wire = nullptr;
         QPointer<ParserFeed> feed; // what QHttpServer reads the requests from
+        QString peer; // the peer's address as the limiter knows clients (ClientIdentity)
         HttpRequestScanner scanner;
         QByteArray head; // the scanned part of a request not yet complete
         QByteArray input; // read from the wire, scanned up to inputPos

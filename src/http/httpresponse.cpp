@@ -3,13 +3,16 @@
 
 #include "report.h"
 
+#include <charconv>
+#include <cstring>
+
 namespace Cachedash {
 
-QByteArray HttpResponse::header(const QByteArray &name) const
+QByteArray HttpResponse::header(QByteArrayView name) const
 {
-    for (const auto &[key, value] : headers) {
-        if (key.compare(name, Qt::CaseInsensitive) == 0)
-            return value;
+    for (const Header &h : headers) {
+        if (h.name.compare(name, Qt::CaseInsensitive) == 0)
+            return h.hasNumber ? h.value + QByteArray::number(h.number) : h.value;
     }
     return {};
 }
@@ -28,34 +31,81 @@ HttpResponse HttpResponse::error(int status, const QString &detail)
     return json(status, QByteArrayLiteral("{\"detail\":") + jsonString(detail) + '}');
 }
 
+namespace {
+
+// Decimal digits of a number, into a buffer long enough for any qint64.
+struct Digits
+{
+    char text[24];
+    qsizetype size;
+    explicit Digits(qint64 value)
+    {
+        const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+        size = end - text;
+    }
+    QByteArrayView view() const { return {text, size}; }
+};
+
+// Appends pieces to a buffer sized beforehand.
+struct Cursor
+{
+    char *at;
+    void put(QByteArrayView piece)
+    {
+        std::memcpy(at, piece.data(), size_t(piece.size()));
+        at += piece.size();
+    }
+};
+
+} // namespace
+
 QByteArray HttpResponse::serialize(bool withBody, bool closeConnection, bool announceKeepAlive) const
 {
     const bool noBody = status == 304 || status == 204;
-    QByteArray out;
-    out.reserve(160 + headers.size() * 32 + (withBody ? body.size() : 0));
-    out += "HTTP/1.1 ";
-    out += QByteArray::number(status);
-    out += ' ';
-    out += reasonPhrase(status);
-    out += "\r\n";
-    for (const auto &[key, value] : headers) {
-        out += key;
-        out += ": ";
-        out += value;
-        out += "\r\n";
+    const Digits code(status);
+    const QByteArrayView reason(reasonPhrase(status));
+    const Digits length(body.size());
+    QByteArrayView connection;
+    if (closeConnection)
+        connection = "Connection: close\r\n";
+    else if (announceKeepAlive)
+        connection = "Connection: keep-alive\r\n";
+
+    qsizetype size = 9 + code.size + 1 + reason.size() + 2; // HTTP/1.1 200 OK\r\n
+    for (const Header &h : headers)
+        size += h.name.size() + 2 + h.value.size() + (h.hasNumber ? Digits(h.number).size : 0) + 2;
+    if (!noBody)
+        size += 16 + length.size + 2; // Content-Length: N\r\n
+    size += connection.size() + 2;
+    const bool bodyOut = withBody && !noBody;
+    if (bodyOut)
+        size += body.size();
+
+    QByteArray out(size, Qt::Uninitialized);
+    Cursor c{out.data()};
+    c.put("HTTP/1.1 ");
+    c.put(code.view());
+    c.put(" ");
+    c.put(reason);
+    c.put("\r\n");
+    for (const Header &h : headers) {
+        c.put(h.name);
+        c.put(": ");
+        c.put(h.value);
+        if (h.hasNumber)
+            c.put(Digits(h.number).view());
+        c.put("\r\n");
     }
     if (!noBody) {
-        out += "Content-Length: ";
-        out += QByteArray::number(body.size());
-        out += "\r\n";
+        c.put("Content-Length: ");
+        c.put(length.view());
+        c.put("\r\n");
     }
-    if (closeConnection)
-        out += "Connection: close\r\n";
-    else if (announceKeepAlive)
-        out += "Connection: keep-alive\r\n";
-    out += "\r\n";
-    if (withBody && !noBody)
-        out += body;
+    c.put(connection);
+    c.put("\r\n");
+    if (bodyOut)
+        c.put(body);
+    Q_ASSERT(c.at == out.constData() + out.size());
     return out;
 }
 

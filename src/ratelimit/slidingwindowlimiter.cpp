@@ -29,6 +29,7 @@ SlidingWindowLimiter::SlidingWindowLimiter(RedisClient &redis, int limit, millis
     // Members must be unique across every process sharing the Redis: a random instance prefix
     // plus a sequence number.
     m_memberPrefix = QByteArray::number(QRandomGenerator::system()->generate64(), 36) + ':';
+    updatePolicy();
 }
 
 QByteArray SlidingWindowLimiter::keyFor(const QString &client)
@@ -36,9 +37,9 @@ QByteArray SlidingWindowLimiter::keyFor(const QString &client)
     return QByteArrayLiteral("rate:sliding:") + client.toUtf8();
 }
 
-QByteArray SlidingWindowLimiter::policy() const
+void SlidingWindowLimiter::updatePolicy()
 {
-    return QByteArray::number(m_limit)
+    m_policy = QByteArray::number(m_limit)
         + ";w=" + QByteArray::number(qint64(duration_cast<seconds>(m_window).count()));
 }
 

@@ -49,8 +49,16 @@ public:
 
     int limit() const { return m_limit; }
     std::chrono::milliseconds window() const { return m_window; }
-    void setLimit(int limit) { m_limit = limit; }
-    void setWindow(std::chrono::milliseconds window) { m_window = window; }
+    void setLimit(int limit)
+    {
+        m_limit = limit;
+        updatePolicy();
+    }
+    void setWindow(std::chrono::milliseconds window)
+    {
+        m_window = window;
+        updatePolicy();
+    }
     OnError onError() const { return m_onError; }
     void setOnError(OnError policy) { m_onError = policy; }
 
@@ -64,7 +72,7 @@ public:
     static constexpr int MaxBatch = 256;
 
     // "5;w=10", for the RateLimit-Policy header.
-    QByteArray policy() const;
+    const QByteArray &policy() const { return m_policy; }
 
     struct Counters
     {
@@ -78,11 +86,13 @@ private:
     struct Batch;
     static QCoro::Task<> decide(RedisClient &redis, RedisScript script, std::shared_ptr<Batch> batch);
     static void send(RedisClient &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch);
+    void updatePolicy();
 
     RedisClient &m_redis;
     RedisScript m_script;
     int m_limit;
     std::chrono::milliseconds m_window;
+    QByteArray m_policy;
     OnError m_onError = OnError::Allow;
     QByteArray m_memberPrefix;
     quint64 m_sequence = 0; // batches sent

@@ -84,6 +84,9 @@ public:
     State state() const { return m_state; }
     bool isReady() const { return m_state == State::Ready; }
     Stats stats() const { return m_stats; }
+    // Moves on whenever the commands issued so far are handed to the socket: two commands issued
+    // while it stays the same leave together, after both were issued.
+    quint64 writeGeneration() const { return m_stats.writeEvents; }
     // Time from sending a command to its reply, for commands that got one.
     const Histogram &roundTrips() const { return m_roundTrips; }
     // The last connection error, empty once connected.

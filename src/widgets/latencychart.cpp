@@ -12,8 +12,11 @@
 namespace Cachedash {
 
 namespace {
-constexpr int MaxPointsPerSeries = 1500;
-constexpr int MaxPointsPerBatch = 120;
+// A series takes points at MaxPointsPerSeries per span on average (5 a second), in bursts of up
+// to BurstPoints: a button's burst shows whole, and a flood shows as a sample spread evenly over
+// the span, with few enough markers to redraw cheaply.
+constexpr int MaxPointsPerSeries = 600;
+constexpr double BurstPoints = 20;
 
 QScatterSeries *makeSeries(
     const QString &name, const QColor &color, QScatterSeries::MarkerShape shape, qreal size)
@@ -88,12 +91,16 @@ QScatterSeries *LatencyChart::seriesFor(Kind kind) const
 
 void LatencyChart::addPoints(const QList<Point> &points)
 {
-    // Under a flood, keep an even sample of the batch.
-    const qsizetype step = std::max<qsizetype>(1, points.size() / MaxPointsPerBatch);
-    for (qsizetype i = 0; i < points.size(); i += step) {
-        const Point &p = points[i];
-        m_points[int(p.kind)].append(
-            QPointF(double(p.msSinceEpoch), std::clamp(p.latencyMs, 0.012, 10000.0)));
+    const double perMs = double(MaxPointsPerSeries) / double(m_spanMs);
+    for (const Point &p : points) {
+        Budget &budget = m_budget[int(p.kind)];
+        const double t = double(p.msSinceEpoch);
+        budget.tokens = std::min(BurstPoints, budget.tokens + std::max(0.0, t - budget.atMs) * perMs);
+        budget.atMs = std::max(budget.atMs, t);
+        if (budget.tokens < 1)
+            continue;
+        budget.tokens -= 1;
+        m_points[int(p.kind)].append(QPointF(t, std::clamp(p.latencyMs, 0.012, 10000.0)));
     }
     for (QList<QPointF> &list : m_points) {
         if (list.size() > MaxPointsPerSeries)

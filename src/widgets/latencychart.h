@@ -13,8 +13,9 @@ class QScatterSeries;
 namespace Cachedash {
 
 // Each request as a point, latency on a logarithmic axis (so a 2 ms hit and a 1500 ms miss share
-// one chart), over the last two minutes. Points arrive in batches; each series keeps at most 1,500,
-// so a flood of requests is sampled rather than piled up.
+// one chart), over the last two minutes. Points arrive in batches; each series takes 5 a second on
+// average (in bursts of up to 20), so a flood of requests is sampled evenly over the span rather
+// than piled up at its end.
 class LatencyChart : public QWidget
 {
     Q_OBJECT
@@ -52,6 +53,12 @@ private:
     // The points of each series, handed over with replace(): QScatterSeries::append() re-styles
     // every marker for each point added, which is quadratic.
     QList<QPointF> m_points[4];
+    struct Budget
+    {
+        double tokens = 20; // points a series may take now
+        double atMs = 0; // when the budget was last topped up
+    };
+    Budget m_budget[4];
 };
 
 } // namespace Cachedash

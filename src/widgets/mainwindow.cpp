@@ -247,38 +247,49 @@ void MainWindow::runRedisOutage()
 
 void MainWindow::tick()
 {
-    // Everything that arrived since the last tick, in one batch. The log takes it at once; the
-    // chart and the labels, which cost more to redraw, five times a second.
+    // Everything that arrived since the last tick, in one batch. When requests are few, the log
+    // and the limiter's window move at every tick (30 a second); under a flood, which no one reads
+    // row by row anyway, at every third, and so does the text that changes with every request. The
+    // chart and the counters, which cost more to redraw, move five times a second.
     const QList<RequestFeed::Event> events = m_host.feed().take();
-    const RequestRecord *latest = nullptr;
     for (const RequestFeed::Event &event : events) {
         if (!event.finished)
             continue;
         const RequestRecord &r = event.record;
         m_latency.add(r.latencyMs);
-        if (m_pendingPoints.size() < 4000)
-            m_pendingPoints.append(
-                {r.startedMsSinceEpoch + qint64(r.latencyMs), r.latencyMs, kindOf(r.outcome)});
-        latest = &r;
+        m_pendingPoints.append({r.startedMsSinceEpoch + qint64(r.latencyMs), r.latencyMs, kindOf(r.outcome)});
     }
-    if (!events.isEmpty()) {
-        m_log.apply(events);
-        if (latest)
-            explain(*latest);
+    m_pendingEvents.append(events);
+    if (m_pendingPoints.size() >= MaxPendingPoints) // a sample is all the chart keeps of a flood
+        m_pendingPoints.remove(0, m_pendingPoints.size() - MaxPendingPoints / 2);
+    ++m_ticks;
+    const bool busy = events.size() > BusyEventsPerTick;
+    const bool mediumTick = !busy || m_ticks % 3 == 0;
+    const bool slowTick = m_ticks % 6 == 0;
+    if (mediumTick && !m_pendingEvents.isEmpty()) {
+        const QList<RequestFeed::Event> batch = std::exchange(m_pendingEvents, {});
+        m_log.apply(batch);
+        for (auto it = batch.crbegin(); it != batch.crend(); ++it) {
+            if (it->finished) {
+                explain(it->record);
+                break;
+            }
+        }
     }
-    const bool slowTick = ++m_ticks % 6 == 0;
     if (!isVisible())
         return;
-    if (slowTick || (!events.isEmpty() && m_pendingPoints.size() < 50)) {
+    if (slowTick || (!events.isEmpty() && !busy)) {
         m_ui->latencyChart->addPoints(std::exchange(m_pendingPoints, {}));
         m_ui->latencyChart->advance(QDateTime::currentMSecsSinceEpoch());
         updateCounters();
         m_ui->shownLabel->setText(
             tr("%1 shown (the last %2 are kept)").arg(m_filter->rowCount()).arg(m_log.capacity()));
     }
-    updateTtl();
-    updateLimiterText();
-    m_ui->limiterView->update();
+    if (mediumTick) {
+        updateTtl();
+        updateLimiterText();
+        m_ui->limiterView->update();
+    }
 }
 
 void MainWindow::explain(const RequestRecord &r)

@@ -77,6 +77,10 @@ private:
     QTimer m_tick;
     LatencyStats m_latency;
     EventLoopProbe m_probe;
+    // More events than this in one tick (about 1,000 requests a second) is a flood.
+    static constexpr int BusyEventsPerTick = 32;
+    static constexpr int MaxPendingPoints = 4000;
+    QList<RequestFeed::Event> m_pendingEvents; // for the log, at its next update
     QList<LatencyChart::Point> m_pendingPoints; // shown on the chart a few times a second
     int m_ticks = 0;
     DashboardSnapshot m_snapshot;

@@ -59,6 +59,7 @@ private Q_SLOTS:
     void recoversAfterRedisRestart();
     void staleWhileRevalidate();
     void ttlJitterSpreadsExpiries();
+    void readsOfOneTurnShareOneLookup();
 
 private:
     ServiceOptions options() const;
@@ -369,6 +370,43 @@ void tst_Correctness::ttlJitterSpreadsExpiries()
     }
     // Twenty reports written together: without jitter they would all say 30.
     QVERIFY2(ttls.size() >= 4, qPrintable(QString::number(ttls.size())));
+}
+
+void tst_Correctness::readsOfOneTurnShareOneLookup()
+{
+    auto service = start(options());
+    QVERIFY(service);
+    ReportCache &cache = service->cache();
+    TestHttp http{QUrl(service->baseUrl())};
+    QCOMPARE(http.get(QStringLiteral("/reports/north")).status, 200);
+    QCOMPARE(http.get(QStringLiteral("/reports/south")).status, 200);
+    QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
+
+    // Asked within one turn: one GET and one PTTL per region, whatever the number of readers.
+    std::vector<QCoro::Task<CacheRead>> reads;
+    for (int i = 0; i < 12; ++i)
+        reads.push_back(cache.read(i % 3 ? QStringLiteral("north") : QStringLiteral("south")));
+    QByteArrayList fingerprints;
+    for (QCoro::Task<CacheRead> &read : reads) {
+        const CacheRead r = QCoro::waitFor(read);
+        QCOMPARE(r.outcome, CacheRead::Outcome::Hit);
+        QVERIFY(r.freshFor > 0ms);
+        fingerprints << r.fingerprint;
+    }
+    QCOMPARE(m_redis.commandCalls("get"), 2);
+    QCOMPARE(m_redis.commandCalls("pttl"), 2);
+    QCOMPARE(fingerprints.at(1), fingerprints.at(2));
+    QVERIFY(fingerprints.at(0) != fingerprints.at(1));
+
+    // A read asked once the lookup has left does not take its answer: it might predate the
+    // request. Here the lookup is held up in Redis while the second read is asked.
+    m_redis.command({"CLIENT", "PAUSE", "300", "ALL"});
+    QCoro::Task<CacheRead> first = cache.read(QStringLiteral("north"));
+    QTest::qWait(50);
+    QCoro::Task<CacheRead> second = cache.read(QStringLiteral("north"));
+    QCOMPARE(QCoro::waitFor(first).outcome, CacheRead::Outcome::Hit);
+    QCOMPARE(QCoro::waitFor(second).outcome, CacheRead::Outcome::Hit);
+    QCOMPARE(m_redis.commandCalls("get"), 4);
 }
 
 QTEST_GUILESS_MAIN(tst_Correctness)
