@@ -97,6 +97,7 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
         m_redis.beforeNextWrite([&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
     } else if (batch->keys.size() >= MaxBatch) {
         send(m_redis, m_script, batch);
+        m_redis.flush();
     }
     Batch::Awaiter wait{batch};
     co_await wait;

@@ -68,8 +68,10 @@ public:
     // of the Redis client, so a command issued right after shares its round trip.
     QCoro::Task<RateLimitDecision> check(QString client);
 
-    // The most checks one script call decides; a batch this full leaves at once.
-    static constexpr int MaxBatch = 256;
+    // A batch this full leaves at once, and the Redis client writes it (with the commands issued
+    // alongside) without waiting for the end of the turn: Redis works on it while the service
+    // reads the next requests.
+    static constexpr int MaxBatch = 16;
 
     // "5;w=10", for the RateLimit-Policy header.
     const QByteArray &policy() const { return m_policy; }

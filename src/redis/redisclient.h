@@ -125,6 +125,10 @@ public:
     // that collects what one turn of the event loop asks issues its single command from there, and
     // shares the write, and the round trip, with the commands issued alongside it.
     void beforeNextWrite(std::function<void()> gather);
+    // Writes the commands issued so far now (gathering first), instead of once the event loop has
+    // finished its turn, so that Redis works on them while this thread goes on. The client also
+    // does this by itself every few kilobytes.
+    void flush();
 
 Q_SIGNALS:
     void stateChanged(Cachedash::RedisClient::State state);
@@ -135,8 +139,6 @@ private:
     using Pending = QExplicitlySharedDataPointer<detail::PendingCommand>;
 
     RedisPendingReply issue(const QByteArrayList &args, detail::PendingCommand::Role role);
-    // Writes the commands gathered so far, without waiting for the socket notifier.
-    void writeEarly();
     // Runs (and forgets) the beforeNextWrite() callbacks.
     void gatherBeforeWrite();
     static void onBeforeWrite(void *client);
