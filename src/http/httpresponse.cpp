@@ -52,6 +52,8 @@ struct Cursor
     char *at;
     void put(QByteArrayView piece)
     {
+        if (piece.isEmpty())
+            return; // its data may be null, which memcpy must not see
         std::memcpy(at, piece.data(), size_t(piece.size()));
         at += piece.size();
     }

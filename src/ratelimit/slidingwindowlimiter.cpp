@@ -117,7 +117,7 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
         decision.remaining = decision.allowed ? limit : 0;
         decision.nextSlot = m_window;
         decision.problem = reply.isOk()
-            ? QStringLiteral("unexpected reply from the limiter script: ") + reply.toDebugString()
+            ? QStringLiteral("unexpected reply from the limiter script: ") + reply.toDebugString().left(200)
             : reply.errorText();
         // One line per outage, not one per request.
         if (!std::exchange(m_failing, true))

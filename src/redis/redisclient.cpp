@@ -330,8 +330,9 @@ void RedisClient::gatherBeforeWrite()
 void RedisClient::onBeforeWrite(void *client)
 {
     auto *self = static_cast<RedisClient *>(client);
-    ++self->m_stats.writeEvents;
     self->gatherBeforeWrite();
+    if (self->m_context && sdslen(self->m_context->c.obuf) > 0)
+        ++self->m_stats.writeEvents;
 }
 
 void RedisClient::flush()
@@ -355,6 +356,9 @@ void RedisClient::flush()
         return;
     ++m_stats.writeEvents;
     sdsrange(c.obuf, written, -1);
+    // All out: the notifier has nothing left to write (hiredis does the same after its writes).
+    if (sdslen(c.obuf) == 0 && context->ev.delWrite)
+        context->ev.delWrite(context->ev.data);
 }
 
 void RedisClient::handleReply(const Pending &command, redisAsyncContext *context, void *reply)

@@ -249,7 +249,7 @@ void MainWindow::tick()
 {
     // Everything that arrived since the last tick, in one batch. When requests are few, the log
     // and the limiter's window move at every tick (30 a second); under a flood, which no one reads
-    // row by row anyway, at every third, and so does the text that changes with every request. The
+    // row by row anyway, at every sixth, and so does the text that changes with every request. The
     // chart and the counters, which cost more to redraw, move five times a second.
     const QList<RequestFeed::Event> events = m_host.feed().take();
     for (const RequestFeed::Event &event : events) {
@@ -264,8 +264,8 @@ void MainWindow::tick()
         m_pendingPoints.remove(0, m_pendingPoints.size() - MaxPendingPoints / 2);
     ++m_ticks;
     const bool busy = events.size() > BusyEventsPerTick;
-    const bool mediumTick = !busy || m_ticks % 3 == 0;
     const bool slowTick = m_ticks % 6 == 0;
+    const bool mediumTick = !busy || slowTick;
     if (mediumTick && !m_pendingEvents.isEmpty()) {
         const QList<RequestFeed::Event> batch = std::exchange(m_pendingEvents, {});
         m_log.apply(batch);
