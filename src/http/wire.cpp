@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,10 @@ Wire::Wire(qintptr descriptor, QObject *parent)
     , m_fd(int(descriptor))
 {
     ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
+    // Answers are written whole; Nagle's algorithm would only hold back the second of two
+    // pipelined answers until the client acknowledged the first (up to its delayed-ACK timeout).
+    const int on = 1;
+    ::setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     addressOf(m_fd, true, &m_peer, &m_peerPort);
     addressOf(m_fd, false, &m_local, &m_localPort);
     m_readNotifier = new QSocketNotifier(descriptor, QSocketNotifier::Read, this);

@@ -8,6 +8,8 @@
 #include "testserviceoptions.h"
 
 #include <QDateTime>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
@@ -60,6 +62,7 @@ private Q_SLOTS:
     void missesOverlap();
     void oneRoundTripForCachedGet();
     void pipelinedAnswersComeInOrder();
+    void pipelinedAnswersAreNotHeldBack();
     void clientLeavesDuringMiss();
     void healthFollowsRedis();
     void redisDownBypassesTheCache();
@@ -374,6 +377,35 @@ void tst_ApiServer::pipelinedAnswersComeInOrder()
     QCOMPARE(answers[1].status, 200);
     QCOMPARE(answers[1].body, QByteArray("{\"status\":\"ok\"}"));
     QCOMPARE(answers[2].status, 422);
+}
+
+void tst_ApiServer::pipelinedAnswersAreNotHeldBack()
+{
+    // A hit and /livez, pipelined: /livez is ready first and waits for the hit, then the two
+    // answers leave back to back. With Nagle's algorithm on, the second would wait until the
+    // client acknowledged the first, which a client may delay by 40 ms: ten rounds, 400 ms.
+    QCOMPARE(m_http->get(QStringLiteral("/reports/nagle"), from("198.51.100.76")).status, 200);
+    QTcpSocket socket;
+    socket.connectToHost(QStringLiteral("127.0.0.1"), m_service->port());
+    QVERIFY(socket.waitForConnected(2000));
+    QElapsedTimer timer;
+    timer.start();
+    for (int i = 0; i < 10; ++i) {
+        socket.write(TestHttp::getRequest(QStringLiteral("/reports/nagle"),
+                         {{"X-Forwarded-For", "198.51.100." + QByteArray::number(100 + i)}})
+            + TestHttp::getRequest(QStringLiteral("/livez")));
+        QByteArray received;
+        QDeadlineTimer deadline(2000);
+        while (!(received.count("HTTP/1.1 200") == 2 && received.endsWith("{\"status\":\"ok\"}"))
+            && !deadline.hasExpired()) {
+            QTest::qWait(1);
+            received += socket.readAll();
+        }
+        QCOMPARE(received.count("HTTP/1.1 200"), 2);
+    }
+    const qint64 took = timer.elapsed();
+    qInfo("10 pipelined pairs in %lld ms", took);
+    QVERIFY2(took < 300, qPrintable(QString::number(took)));
 }
 
 void tst_ApiServer::clientLeavesDuringMiss()
