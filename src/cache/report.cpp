@@ -39,27 +39,36 @@ QByteArray jsonNumber(double value)
 
 QByteArray jsonString(QStringView text)
 {
+    // Runs of characters that need no escape are converted whole, so that a surrogate pair (a
+    // character outside the Basic Multilingual Plane) stays one character.
     QByteArray out;
     out.reserve(text.size() + 2);
     out += '"';
-    for (QChar c : text) {
-        const char16_t u = c.unicode();
+    qsizetype run = 0;
+    auto flush = [&](qsizetype end) {
+        if (end > run)
+            out += text.sliced(run, end - run).toUtf8();
+    };
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const char16_t u = text[i].unicode();
+        if (u >= 0x20 && u != u'"' && u != u'\\')
+            continue;
+        flush(i);
+        run = i + 1;
         switch (u) {
         case u'"': out += "\\\""; break;
         case u'\\': out += "\\\\"; break;
         case u'\n': out += "\\n"; break;
         case u'\r': out += "\\r"; break;
         case u'\t': out += "\\t"; break;
-        default:
-            if (u < 0x20) {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", unsigned(u));
-                out += escaped;
-            } else {
-                out += QStringView(&c, 1).toUtf8();
-            }
+        default: {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", unsigned(u));
+            out += escaped;
+        }
         }
     }
+    flush(text.size());
     out += '"';
     return out;
 }

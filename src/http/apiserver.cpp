@@ -661,102 +661,105 @@ void ApiServer::dispatch(Context context)
                 .arg(QString::fromLatin1(context.methodName), displayPath(context.rawPath))));
 }
 
+struct ApiServer::ReportAnswer
+{
+    Report report;
+    QByteArray stored; // as stored in Redis
+    QByteArray served; // the body, when the cache kept it ready
+    QByteArray fingerprint; // likewise, for the ETag
+    milliseconds freshFor{0};
+    QByteArray outcome; // HIT, STALE, MISS or BYPASS
+};
+
 QCoro::Task<> ApiServer::getReport(Context context, QString region)
 {
-    // The limiter's script and the cache read leave in one write: one round trip for a hit.
+    // The limiter's script and the cache read leave in one write: one round trip for a hit. The
+    // coroutine only waits; the answers are built by plain functions, which keeps its frame small.
     QCoro::Task<RateLimitDecision> limitTask = m_c.limiter.check(context.client);
     QCoro::Task<CacheRead> readTask = m_c.cache.read(region);
     const RateLimitDecision decision = co_await limitTask;
     CacheRead read = co_await readTask;
-
-    const QByteArray policy = m_c.limiter.policy();
     if (!decision.allowed) {
-        HttpResponse r = decision.failed ? HttpResponse::error(503,
-                             QStringLiteral("the rate limiter is unavailable, so the request was refused"))
-                                         : HttpResponse::error(429, QStringLiteral("Rate limit exceeded"));
-        addRateLimitHeaders(r, decision, policy);
-        r.addHeader("Retry-After", decision.retryAfterSeconds());
-        respond(context, r, QByteArrayLiteral("LIMITED"));
+        answerLimited(context, decision);
         co_return;
     }
-
-    Report report;
-    QByteArray stored;
-    QByteArray served; // the body, when the cache has it ready
-    QByteArray fingerprint; // likewise
-    QByteArray outcome;
-    milliseconds freshFor{0};
-    switch (read.outcome) {
-    case CacheRead::Outcome::Hit:
-    case CacheRead::Outcome::Stale:
-        report = std::move(read.report);
-        stored = std::move(read.stored);
-        served = std::move(read.servedJson);
-        fingerprint = std::move(read.fingerprint);
-        freshFor = read.freshFor;
-        if (read.outcome == CacheRead::Outcome::Hit) {
-            outcome = QByteArrayLiteral("HIT");
-        } else {
-            outcome = QByteArrayLiteral("STALE");
+    if (read.outcome == CacheRead::Outcome::Hit || read.outcome == CacheRead::Outcome::Stale) {
+        const bool hit = read.outcome == CacheRead::Outcome::Hit;
+        if (!hit)
             m_c.cache.revalidate(region);
-        }
-        break;
-    case CacheRead::Outcome::Miss:
-    case CacheRead::Outcome::Corrupt:
-    case CacheRead::Outcome::Unavailable: {
-        announceComputing(context);
-        QCoro::Task<CacheFill> filling = read.outcome == CacheRead::Outcome::Unavailable
-            ? m_c.cache.bypass(region)
-            : m_c.cache.fill(region);
-        CacheFill fill = co_await filling;
-        if (fill.outcome == CacheFill::Outcome::Overloaded) {
-            const qint64 retry = std::max<qint64>(1, (m_c.source.delay().count() + 999) / 1000);
-            qCWarning(lcHttp).noquote() << context.client << "refused a miss of" << region << "-"
-                                        << m_c.cache.computationsUnderWay() << "reports are being computed";
-            HttpResponse r = HttpResponse::error(503,
-                QStringLiteral("%1 reports are being computed already; try again in %2 s")
-                    .arg(m_c.cache.computationsUnderWay())
-                    .arg(retry));
-            r.addHeader("Retry-After", retry);
-            respond(context, r, QByteArrayLiteral("ERROR"));
-            co_return;
-        }
-        if (fill.outcome == CacheFill::Outcome::Cancelled) {
-            respond(context, HttpResponse::error(503, QStringLiteral("the service is shutting down")),
-                QByteArrayLiteral("ERROR"));
-            co_return;
-        }
-        report = std::move(fill.report);
-        stored = std::move(fill.stored);
-        freshFor = fill.freshFor;
-        outcome = fill.outcome == CacheFill::Outcome::Bypass ? QByteArrayLiteral("BYPASS")
-                                                             : QByteArrayLiteral("MISS");
-        break;
+        answerReport(context, decision,
+            ReportAnswer{std::move(read.report), std::move(read.stored), std::move(read.servedJson),
+                std::move(read.fingerprint), read.freshFor,
+                hit ? QByteArrayLiteral("HIT") : QByteArrayLiteral("STALE")});
+        co_return;
     }
+    announceComputing(context);
+    QCoro::Task<CacheFill> filling
+        = read.outcome == CacheRead::Outcome::Unavailable ? m_c.cache.bypass(region) : m_c.cache.fill(region);
+    CacheFill fill = co_await filling;
+    if (fill.outcome == CacheFill::Outcome::Overloaded) {
+        answerOverloaded(context, region);
+        co_return;
     }
+    if (fill.outcome == CacheFill::Outcome::Cancelled) {
+        respond(context, HttpResponse::error(503, QStringLiteral("the service is shutting down")),
+            QByteArrayLiteral("ERROR"));
+        co_return;
+    }
+    const bool bypass = fill.outcome == CacheFill::Outcome::Bypass;
+    answerReport(context, decision,
+        ReportAnswer{std::move(fill.report), std::move(fill.stored), {}, {}, fill.freshFor,
+            bypass ? QByteArrayLiteral("BYPASS") : QByteArrayLiteral("MISS")});
+}
 
-    const bool cached = outcome == "HIT" || outcome == "STALE";
-    if (fingerprint.isEmpty())
-        fingerprint = ReportCache::fingerprint(stored);
-    const QByteArray etag = '"' + fingerprint + '"';
+void ApiServer::answerLimited(Context &context, const RateLimitDecision &decision)
+{
+    // The body of a 429 never changes: built once (a flood of them is the limiter's whole job).
+    static const QByteArray limited = HttpResponse::error(429, QStringLiteral("Rate limit exceeded")).body;
+    HttpResponse r = decision.failed ? HttpResponse::error(
+                         503, QStringLiteral("the rate limiter is unavailable, so the request was refused"))
+                                     : HttpResponse::json(429, limited);
+    addRateLimitHeaders(r, decision, m_c.limiter.policy());
+    r.addHeader("Retry-After", decision.retryAfterSeconds());
+    respond(context, r, QByteArrayLiteral("LIMITED"));
+}
+
+void ApiServer::answerOverloaded(Context &context, const QString &region)
+{
+    const qint64 retry = std::max<qint64>(1, (m_c.source.delay().count() + 999) / 1000);
+    qCWarning(lcHttp).noquote() << context.client << "refused a miss of" << region << "-"
+                                << m_c.cache.computationsUnderWay() << "reports are being computed";
+    HttpResponse r = HttpResponse::error(503,
+        QStringLiteral("%1 reports are being computed already; try again in %2 s")
+            .arg(m_c.cache.computationsUnderWay())
+            .arg(retry));
+    r.addHeader("Retry-After", retry);
+    respond(context, r, QByteArrayLiteral("ERROR"));
+}
+
+void ApiServer::answerReport(Context &context, const RateLimitDecision &decision, ReportAnswer a)
+{
+    const bool cached = a.outcome == "HIT" || a.outcome == "STALE";
+    if (a.fingerprint.isEmpty())
+        a.fingerprint = ReportCache::fingerprint(a.stored);
+    const QByteArray etag = '"' + a.fingerprint + '"';
     const bool notModified = !context.ifNoneMatch.isEmpty() && etagMatches(context.ifNoneMatch, etag);
     // A hit reuses the body the cache kept for these stored bytes: no serialising per request.
     QByteArray body;
     if (!notModified)
-        body = cached && !served.isEmpty() ? std::move(served) : report.toJson(cached);
+        body = cached && !a.served.isEmpty() ? std::move(a.served) : a.report.toJson(cached);
     HttpResponse r = notModified ? HttpResponse{304, {}, {}} : HttpResponse::json(200, std::move(body));
-    r.addHeader("X-Cache", outcome);
+    r.addHeader("X-Cache", a.outcome);
     r.addHeader("ETag", etag);
-    if (outcome == "BYPASS") {
+    if (a.outcome == "BYPASS")
         r.addHeader("Cache-Control", QByteArrayLiteral("no-store"));
-    } else {
-        r.addHeader("Cache-Control", QByteArrayLiteral("max-age="), qint64(freshFor.count() / 1000));
-    }
+    else
+        r.addHeader("Cache-Control", QByteArrayLiteral("max-age="), qint64(a.freshFor.count() / 1000));
     const qint64 age
-        = std::max<qint64>(0, report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
+        = std::max<qint64>(0, a.report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
     r.addHeader("Age", cached ? age : 0);
-    addRateLimitHeaders(r, decision, policy);
-    respond(context, r, outcome);
+    addRateLimitHeaders(r, decision, m_c.limiter.policy());
+    respond(context, r, a.outcome);
 }
 
 std::optional<HttpResponse> ApiServer::checkAdmin(const Context &context) const

@@ -37,6 +37,7 @@ class RedisClient;
 class ReportCache;
 class ReportSource;
 class SlidingWindowLimiter;
+struct RateLimitDecision;
 
 // The HTTP API over QHttpServer's request parser:
 //   GET  /reports/{region}           cache-aside report, rate limited
@@ -152,6 +153,10 @@ private:
 
     void dispatch(Context context);
     QCoro::Task<> getReport(Context context, QString region);
+    struct ReportAnswer; // a report to answer with, from the cache or a computation
+    void answerReport(Context &context, const RateLimitDecision &decision, ReportAnswer answer);
+    void answerLimited(Context &context, const RateLimitDecision &decision);
+    void answerOverloaded(Context &context, const QString &region);
     QCoro::Task<> refreshReport(Context context, QString region);
     // Null when the request may go on; otherwise the 401 or 403 to answer.
     std::optional<HttpResponse> checkAdmin(const Context &context) const;

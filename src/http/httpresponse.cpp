@@ -37,7 +37,8 @@ namespace {
 struct Digits
 {
     char text[24];
-    qsizetype size;
+    qsizetype size = 0;
+    Digits() = default;
     explicit Digits(qint64 value)
     {
         const auto end = std::to_chars(text, text + sizeof text, value).ptr;
@@ -74,8 +75,12 @@ QByteArray HttpResponse::serialize(bool withBody, bool closeConnection, bool ann
         connection = "Connection: keep-alive\r\n";
 
     qsizetype size = 9 + code.size + 1 + reason.size() + 2; // HTTP/1.1 200 OK\r\n
-    for (const Header &h : headers)
-        size += h.name.size() + 2 + h.value.size() + (h.hasNumber ? Digits(h.number).size : 0) + 2;
+    QVarLengthArray<Digits, 12> numbers;
+    for (const Header &h : headers) {
+        size += h.name.size() + 2 + h.value.size() + 2;
+        if (h.hasNumber)
+            size += numbers.emplace_back(h.number).size;
+    }
     if (!noBody)
         size += 16 + length.size + 2; // Content-Length: N\r\n
     size += connection.size() + 2;
@@ -90,12 +95,13 @@ QByteArray HttpResponse::serialize(bool withBody, bool closeConnection, bool ann
     c.put(" ");
     c.put(reason);
     c.put("\r\n");
+    const Digits *number = numbers.cbegin();
     for (const Header &h : headers) {
         c.put(h.name);
         c.put(": ");
         c.put(h.value);
         if (h.hasNumber)
-            c.put(Digits(h.number).view());
+            c.put((number++)->view());
         c.put("\r\n");
     }
     if (!noBody) {

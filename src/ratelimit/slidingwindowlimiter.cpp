@@ -92,7 +92,12 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
     }
     std::shared_ptr<Batch> batch = m_batch;
     const qsizetype index = batch->keys.size();
-    batch->keys.append(keyFor(client));
+    // Under load most requests come from the client before: its key is built once.
+    if (client != m_lastClient) {
+        m_lastKey = keyFor(client);
+        m_lastClient = client;
+    }
+    batch->keys.append(m_lastKey);
     if (index == 0) {
         m_redis.beforeNextWrite([&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
     } else if (batch->keys.size() >= MaxBatch) {

@@ -99,6 +99,8 @@ private:
     QByteArray m_memberPrefix;
     quint64 m_sequence = 0; // batches sent
     std::shared_ptr<Batch> m_batch; // the batch still gathering checks, if any
+    QString m_lastClient; // and its key, keyFor(m_lastClient)
+    QByteArray m_lastKey;
     bool m_failing = false;
     Counters m_counters;
 };

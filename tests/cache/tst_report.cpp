@@ -54,13 +54,18 @@ void tst_Report::jsonInTheSeedsFieldOrder()
 
 void tst_Report::roundTrip()
 {
-    const Report r = Report::compute(QStringLiteral("zürich"), QDateTime::currentDateTimeUtc());
+    // U+20000 is a letter outside the Basic Multilingual Plane: two UTF-16 units, four UTF-8 bytes.
+    for (const QString &region : {QStringLiteral("zürich"), QString::fromUtf8("\xf0\xa0\x80\x80-1")}) {
+        const Report r = Report::compute(region, QDateTime::currentDateTimeUtc());
+        QVERIFY(r.toJson(false).contains(region.toUtf8()));
+        QString why;
+        const auto back = Report::fromJson(r.toJson(false), region, &why);
+        QVERIFY2(back, qPrintable(why));
+        QCOMPARE(back->region, r.region);
+        QCOMPARE(back->totalSales, r.totalSales);
+        QCOMPARE(back->generatedAt.toMSecsSinceEpoch(), r.generatedAt.toMSecsSinceEpoch());
+    }
     QString why;
-    const auto back = Report::fromJson(r.toJson(false), QStringLiteral("zürich"), &why);
-    QVERIFY2(back, qPrintable(why));
-    QCOMPARE(back->region, r.region);
-    QCOMPARE(back->totalSales, r.totalSales);
-    QCOMPARE(back->generatedAt.toMSecsSinceEpoch(), r.generatedAt.toMSecsSinceEpoch());
     // The seed's own format (naive timestamp with microseconds) is read too.
     const auto seed = Report::fromJson("{\"region\":\"emea\",\"total_sales\":4938.24,\"generated_at\":\"2026-"
                                        "11-28T20:09:04.380086\",\"cached\":false}",

@@ -324,6 +324,19 @@ void tst_ApiServer::unicodeRegion()
     QCOMPARE(r.json().value(QLatin1String("region")).toString(), QStringLiteral("zürich"));
     QCOMPARE(r.json().value(QLatin1String("total_sales")).toDouble(), 7407.36);
     QCOMPARE(m_redis.command({"EXISTS", QStringLiteral("report:zürich").toUtf8()}), QByteArray("1"));
+
+    // A letter outside the Basic Multilingual Plane (U+20000): stored and served intact, so the
+    // second request is a hit.
+    const QString wide = QString::fromUtf8("\xf0\xa0\x80\x80");
+    const HttpResult miss = m_http->get(QStringLiteral("/reports/%F0%A0%80%80"), from("198.51.100.51"));
+    QCOMPARE(miss.status, 200);
+    QCOMPARE(miss.header("x-cache"), QByteArray("MISS"));
+    QCOMPARE(miss.json().value(QLatin1String("region")).toString(), wide);
+    const HttpResult hit = m_http->get(QStringLiteral("/reports/%F0%A0%80%80"), from("198.51.100.51"));
+    QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
+    QCOMPARE(hit.json().value(QLatin1String("region")).toString(), wide);
+    QCOMPARE(m_redis.command({"GET", "report:" + wide.toUtf8()}).left(16),
+        QByteArray("{\"region\":\"\xf0\xa0\x80\x80\""));
 }
 
 void tst_ApiServer::missesOverlap()
