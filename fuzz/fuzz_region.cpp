@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The region validator as the server calls it: a raw path segment, percent-decoded, then
-// validateRegion(). The input is the segment as it arrives, e.g. "z%C3%BCrich".
+// validateRegion(). The input is the segment as it arrives, e.g. "z%C3%BCrich". An accepted
+// region's report must survive its JSON: the cache stores it so, and serves it back.
+#include "cache/report.h"
 #include "fuzzcheck.h"
 #include "http/region.h"
 
 #include <QByteArray>
 #include <QChar>
+#include <QDateTime>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QList>
 #include <QString>
 
@@ -37,6 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const QByteArray raw = QByteArray::fromRawData(reinterpret_cast<const char *>(data), qsizetype(size));
     const QByteArray utf8 = QByteArray::fromPercentEncoding(raw);
 
+    // Any text, escaped as a JSON string, reads back as the same text.
+    const QString text = QString::fromUtf8(utf8);
+    const QJsonDocument parsed = QJsonDocument::fromJson('[' + jsonString(text) + ']');
+    FUZZ_CHECK(parsed.isArray() && parsed.array().size() == 1);
+    FUZZ_CHECK(parsed.array().at(0).toString() == text);
+
     QString why;
     const std::optional<QString> region = validateRegion(utf8, &why);
     FUZZ_CHECK(validateRegion(utf8, nullptr) == region);
@@ -66,5 +77,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     QString again;
     FUZZ_CHECK(validateRegion(region->toUtf8(), &again) == region);
     FUZZ_CHECK(again.isEmpty());
+    // Its report, as stored, holds the region's very bytes and reads back as the same report.
+    const Report report = Report::compute(*region, QDateTime::fromMSecsSinceEpoch(1764360544380, Qt::UTC));
+    const QByteArray stored = report.toJson(false);
+    FUZZ_CHECK(stored.contains(utf8));
+    QString refused;
+    const std::optional<Report> back = Report::fromJson(stored, *region, &refused);
+    FUZZ_CHECK(back && *back == report);
     return 0;
 }
