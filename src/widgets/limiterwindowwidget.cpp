@@ -92,15 +92,36 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
     const bool full = inWindow >= m_limit;
     const double radius = std::min(8.0, area.height() / 7);
     bool first = true;
-    // Entries closer than a dot's width are stacked, so that every request stays visible.
+    // Entries closer than a dot's width are stacked, as high as the window allows; what does not
+    // fit (a permissive limiter under load) is counted above its column.
+    const int maxStack = 2 * std::max(0, int((area.height() / 2 - radius) / (radius * 2.1)));
     double previousX = -1e9;
     int stack = 0;
+    int hidden = 0;
+    auto showHidden = [&] {
+        if (hidden == 0)
+            return;
+        p.setPen(pal.color(QPalette::Text));
+        const double labelX = std::clamp(previousX - 40, area.left() + 2, area.right() - 82);
+        p.drawText(
+            QRectF(labelX, area.bottom() - 16, 80, 16), Qt::AlignHCenter, QStringLiteral("+%1").arg(hidden));
+        hidden = 0;
+    };
     for (qint64 t : m_entries) {
         if (t <= start)
             continue;
         const double x = xOf(t);
-        stack = x - previousX < radius * 1.6 ? stack + 1 : 0;
+        if (x - previousX < radius * 1.6) {
+            ++stack;
+        } else {
+            showHidden();
+            stack = 0;
+        }
         previousX = x;
+        if (stack > maxStack) {
+            ++hidden;
+            continue;
+        }
         const double offset = (stack % 2 ? -1 : 1) * ((stack + 1) / 2) * radius * 2.1;
         const QPointF c(x, area.center().y() + offset);
         const bool leavesNext = first;
@@ -121,6 +142,7 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
                 QStringLiteral("leaves in %1 s").arg(double(left) / 1000.0, 0, 'f', 1));
         }
     }
+    showHidden();
 }
 
 } // namespace Cachedash
