@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Side-by-side benchmark of cachedash and the seed's FastAPI service (../shared/peers/seed-fastapi),
 # in one run, on loopback, against one private redis-server. Prints a Markdown table with ratios.
-# Not part of the test suite. Takes about 5 minutes.
+# Not part of the test suite. Takes about 4 minutes.
 #
 # Env: DURATION (wrk run length, default 10s), PEER (the seed's directory), SKIP_WINDOW=1 to leave
 # out the window-mode run.
