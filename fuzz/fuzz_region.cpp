@@ -42,8 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const QByteArray raw = QByteArray::fromRawData(reinterpret_cast<const char *>(data), qsizetype(size));
     const QByteArray utf8 = QByteArray::fromPercentEncoding(raw);
 
-    // Any text, escaped as a JSON string, reads back as the same text.
-    const QString text = QString::fromUtf8(utf8);
+    // Any text, escaped as a JSON string, reads back as the same text. (It starts with "x": Qt's
+    // UTF-8 decoder, inside its JSON parser too, drops a byte order mark that opens a string.)
+    const QString text = QLatin1Char('x') + QString::fromUtf8(utf8);
     const QJsonDocument parsed = QJsonDocument::fromJson('[' + jsonString(text) + ']');
     FUZZ_CHECK(parsed.isArray() && parsed.array().size() == 1);
     FUZZ_CHECK(parsed.array().at(0).toString() == text);

@@ -340,9 +340,9 @@ void RedisClient::flush()
     // hiredis writes its buffer when the socket notifier fires, after everything else this turn of
     // the event loop does. When the server reads fifty requests in one turn, Redis would then idle
     // while their commands pile up, and the server would idle while Redis works through them all.
-    // Writing what has gathered every EarlyWriteBytes, or every full batch, lets the two overlap. This does
-    // what hiredis's redisBufferWrite() does, minus its error handling: a failed or short write leaves the
-    // rest to the notifier, which meets any error where callbacks may safely run.
+    // Writing what has gathered every EarlyWriteBytes, or every full batch, lets the two overlap.
+    // This does what hiredis's redisBufferWrite() does, minus its error handling: a failed or short
+    // write leaves the rest to the notifier, which meets any error where callbacks may safely run.
     redisAsyncContext *context = m_context;
     if (!context || !m_transportUp || !(context->c.flags & REDIS_CONNECTED) || context->c.fd < 0)
         return;
