@@ -74,6 +74,7 @@ livez=$(count /livez 1000000000)
 cached=$(count /reports/bench 1000000000)
 limited=$(count /reports/bench 5)
 echo "Instructions per request in the server (callgrind, $N requests on 50 connections, $(date -u +%Y-%m-%d)):"
+echo
 echo "| route | instructions per request | share of /livez |"
 echo "|---|---|---|"
 echo "| GET /livez | $livez | 100 % |"
