@@ -46,10 +46,7 @@ Wire::Wire(qintptr descriptor, QObject *parent)
     addressOf(m_fd, true, &m_peer, &m_peerPort);
     addressOf(m_fd, false, &m_local, &m_localPort);
     m_readNotifier = new QSocketNotifier(descriptor, QSocketNotifier::Read, this);
-    m_writeNotifier = new QSocketNotifier(descriptor, QSocketNotifier::Write, this);
-    m_writeNotifier->setEnabled(false);
     connect(m_readNotifier, &QSocketNotifier::activated, this, &Wire::onReadable);
-    connect(m_writeNotifier, &QSocketNotifier::activated, this, &Wire::onWritable);
 }
 
 Wire::~Wire()
@@ -120,6 +117,12 @@ void Wire::write(const QByteArray &bytes)
         return;
     m_out = bytes; // shares the bytes: nothing is copied
     m_outPos = sent;
+    if (!m_writeNotifier) {
+        // Made the first time the kernel does not take an answer whole, which most connections
+        // never see: creating and registering a notifier costs each new connection.
+        m_writeNotifier = new QSocketNotifier(m_fd, QSocketNotifier::Write, this);
+        connect(m_writeNotifier, &QSocketNotifier::activated, this, &Wire::onWritable);
+    }
     m_writeNotifier->setEnabled(true);
 }
 
@@ -216,7 +219,8 @@ void Wire::close()
     if (m_fd < 0)
         return;
     m_readNotifier->setEnabled(false);
-    m_writeNotifier->setEnabled(false);
+    if (m_writeNotifier)
+        m_writeNotifier->setEnabled(false);
     ::close(m_fd);
     m_fd = -1;
     m_out.clear();
