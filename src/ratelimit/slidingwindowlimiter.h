@@ -38,8 +38,9 @@ struct RateLimitDecision
 //
 // The checks asked during one turn of the event loop travel as one batch: one script call decides
 // for all of them, in order, just before the client writes its commands (see
-// RedisClient::beforeNextWrite()). Under load that is one call for dozens of requests instead of one
-// each; a lone request still shares the write, and the round trip, with its cache read.
+// RedisClient::beforeNextWrite()), or as soon as MaxBatch have gathered. Under load that is one
+// call for up to 16 requests instead of one each; a lone request still shares the write, and the
+// round trip, with its cache read.
 class SlidingWindowLimiter
 {
 public:
