@@ -9,7 +9,7 @@
 # Not part of the test suite; takes about three minutes. Env: N (default 5000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+source bench/common.sh
 N=${N:-5000}
 for p in valgrind redis-server curl python3; do
     command -v "$p" > /dev/null || {
@@ -19,11 +19,6 @@ for p in valgrind redis-server curl python3; do
     }
 done
 bin="$(scripts/build.sh --release --target cachedash | tail -n 1)/src/cachedash"
-tmp=$(mktemp -d /tmp/cachedash-instructions.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # load.py PORT PATH TOTAL: TOTAL requests over 50 keep-alive connections, each waiting for its answer.
 cat > "$tmp/load.py" <<'PY'
@@ -46,10 +41,7 @@ async def main():
 asyncio.run(main())
 PY
 
-rp=$(free_port)
-redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning > "$tmp/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$rp" ping > /dev/null 2>&1 && break; sleep 0.1; done
+start_redis
 
 # count PATH LIMIT -> instructions per request
 count() {
@@ -58,7 +50,7 @@ count() {
     for requests in 0 "$N"; do
         out="$tmp/callgrind.$requests"
         valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --headless --port "$port" \
-            --redis-url "redis://127.0.0.1:$rp" --access-log off --rate-limit "$2" > /dev/null 2> "$tmp/server.log" &
+            --redis-url "$redis_url" --access-log off --rate-limit "$2" > /dev/null 2> "$tmp/server.log" &
         local pid=$!
         for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/livez" && break; sleep 0.2; done
         for _ in 1 2 3 4 5 6 7; do curl -s -o /dev/null "http://127.0.0.1:$port$1"; done

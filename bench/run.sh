@@ -8,7 +8,7 @@
 # out the window-mode run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+source bench/common.sh
 DURATION=${DURATION:-10s}
 PEER=${PEER:-$(cd .. && pwd)/shared/peers/seed-fastapi}
 PERMISSIVE=1000000000
@@ -26,14 +26,8 @@ fi
 [ -x "$PEER/run.sh" ] || { echo "bench: the seed peer is not at $PEER (set PEER)" >&2; exit 1; }
 bin="$(scripts/build.sh --release --target cachedash | tail -n 1)/src/cachedash"
 
-tmp=$(mktemp -d /tmp/cachedash-bench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
 log() { echo "# $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 never answered" >&2; exit 1; }
-rss_mb() { awk '{printf "%.1f", $1/1024}' <<<"$(ps -o rss= -p "$1")"; }
 
 cat > "$tmp/status.lua" <<'LUA'
 local threads = {}
@@ -91,11 +85,7 @@ per_get() {
         sub("cmdstat_","",$1); total += $3; mix = mix (mix==""?"":"+") $1 "=" $3/200 } END { printf "%.2f %s", total/200, mix }'
 }
 
-rp=$(free_port)
-redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning > "$tmp/redis.log" 2>&1 &
-pids+=($!); redis_pid=$!
-for _ in $(seq 50); do redis-cli -p "$rp" ping > /dev/null 2>&1 && break; sleep 0.1; done
-redis_url="redis://127.0.0.1:$rp"
+start_redis
 
 start_cachedash() { # PORT [args] -> pid in $cd_pid
     local port=$1; shift

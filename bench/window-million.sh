@@ -6,22 +6,14 @@
 # lateness. Not part of the test suite; takes about a minute and a half.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LC_ALL=C
+source bench/common.sh
 TARGET=${TARGET:-1000000}
 bin="$(scripts/build.sh --release --target cachedash | tail -n 1)/src/cachedash"
-tmp=$(mktemp -d /tmp/cachedash-million.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rss_mb() { awk '{printf "%.1f", $1/1024}' <<<"$(ps -o rss= -p "$1")"; }
 
-rp=$(free_port); wp=$(free_port)
-redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning > "$tmp/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$rp" ping > /dev/null 2>&1 && break; sleep 0.1; done
+start_redis
+wp=$(free_port)
 XDG_CONFIG_HOME="$tmp/config" xvfb-run -a -s "-screen 0 1280x800x24" \
-    "$bin" --port "$wp" --redis-url "redis://127.0.0.1:$rp" --rate-limit 1000000000 > "$tmp/win.out" 2> "$tmp/win.err" &
+    "$bin" --port "$wp" --redis-url "$redis_url" --rate-limit 1000000000 > "$tmp/win.out" 2> "$tmp/win.err" &
 pids+=($!); win_pid=$!
 for _ in $(seq 150); do curl -s -o /dev/null "http://127.0.0.1:$wp/livez" && break; sleep 0.1; done
 app=$(pgrep -f -n "$bin --port $wp")

@@ -489,6 +489,19 @@ Tally tallyOf(const Load &load, bool limiterDenies)
     return t;
 }
 
+// The checks every load makes: each request got exactly one answer, the right one, in time, and
+// no 500. Prints the first examples of what went wrong. Callers return if the test failed.
+void checkEveryAnswer(const Tally &tally, const Load &load)
+{
+    for (const QString &example : tally.examples)
+        qWarning().noquote() << "  " << example;
+    QCOMPARE(tally.lost, 0);
+    QCOMPARE(load.unexpectedAnswers(), 0);
+    QCOMPARE(tally.status500, 0);
+    QVERIFY2(tally.wrong == 0, qPrintable(tally.examples.join(u'\n')));
+    QVERIFY2(tally.late == 0, qPrintable(tally.examples.join(u'\n')));
+}
+
 // The invalidation invariant: no report that a refresh acknowledged comes back from the cache.
 //
 // A refresh deletes the report and its fill lease in Redis at some moment tDel, after the refresh was
@@ -884,15 +897,9 @@ void tst_Faults::redisKilledAndRestartedUnderLoad()
                              .arg(kClockMarginMs)
                              .arg(invalidation.checked)
                              .arg(invalidation.violations);
-    for (const QString &example : tally.examples)
-        qWarning().noquote() << "  " << example;
-
-    // Every request got exactly one answer, the right one, in time, and no 500.
-    QCOMPARE(tally.lost, 0);
-    QCOMPARE(load.unexpectedAnswers(), 0);
-    QCOMPARE(tally.status500, 0);
-    QVERIFY2(tally.wrong == 0, qPrintable(tally.examples.join(u'\n')));
-    QVERIFY2(tally.late == 0, qPrintable(tally.examples.join(u'\n')));
+    checkEveryAnswer(tally, load);
+    if (QTest::currentTestFailed())
+        return;
     // The load was what it claims: hits, misses and refreshes, and the outage was seen.
     QVERIFY(tally.outcomes.value(QStringLiteral("GET /reports/{region} 200 HIT")) > 0);
     QVERIFY(tally.outcomes.value(QStringLiteral("GET /reports/{region} 200 MISS")) > 0);
@@ -981,14 +988,9 @@ void tst_Faults::redisPausedUnderLoad()
                              .arg(insideAsExpected)
                              .arg(limiterDenies ? QStringLiteral("503 with Retry-After")
                                                 : QStringLiteral("200 BYPASS"));
-    for (const QString &example : tally.examples)
-        qWarning().noquote() << "  " << example;
-
-    QCOMPARE(tally.lost, 0);
-    QCOMPARE(load.unexpectedAnswers(), 0);
-    QCOMPARE(tally.status500, 0);
-    QVERIFY2(tally.wrong == 0, qPrintable(tally.examples.join(u'\n')));
-    QVERIFY2(tally.late == 0, qPrintable(tally.examples.join(u'\n')));
+    checkEveryAnswer(tally, load);
+    if (QTest::currentTestFailed())
+        return;
     QVERIFY(inside > 0);
     QVERIFY2(insideAsExpected == inside, qPrintable(unexpected.join(u'\n')));
     const int refused = tally.outcomes.value(QStringLiteral("GET /reports/{region} 503"));

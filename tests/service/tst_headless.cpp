@@ -9,6 +9,7 @@
 #include <QRegularExpression>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <csignal>
@@ -100,7 +101,14 @@ void tst_Headless::noDisplayMeansHeadless()
 
 void tst_Headless::privateRedisStopsWithUs()
 {
+    // The private server's directory goes under a temporary directory of the test's own: after the
+    // SIGKILL below nothing else would remove it.
+    QTemporaryDir scratch;
+    QVERIFY(scratch.isValid());
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("TMPDIR"), scratch.path());
     QProcess process;
+    process.setProcessEnvironment(environment);
     process.start(QStringLiteral(CACHEDASH_BINARY),
         {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
             QStringLiteral("--private-redis")});
