@@ -4,7 +4,8 @@
 // region's report must survive its JSON: the cache stores it so, and serves it back.
 #include "cache/report.h"
 #include "fuzzcheck.h"
-#include "http/region.h"
+#include "cache/region.h"
+#include "common/json.h"
 
 #include <QByteArray>
 #include <QChar>

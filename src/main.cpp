@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "mainwindow.h"
-#include "service.h"
-#include "servicehost.h"
-#include "serviceoptions.h"
-#include "unixsignalwatcher.h"
+#include "app/applogging.h"
+#include "app/servicehost.h"
+#include "service/service.h"
+#include "service/servicelogging.h"
+#include "service/serviceoptions.h"
+#include "service/unixsignalwatcher.h"
+#include "widgets/mainwindow.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -95,7 +97,7 @@ int runWindow(const ServiceOptions &options)
     printListening(host.baseUrl());
     const int code = QApplication::exec();
     const EventLoopProbe &probe = window.eventLoopProbe();
-    qCInfo(lcUi, "window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms",
+    qCInfo(lcApp, "window event loop lateness over %d samples: p50 %.1f ms, p99 %.1f ms, worst %.0f ms",
         probe.samples(), probe.p50(), probe.p99(), probe.worst());
     host.stop();
     return code;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "eventloopprobe.h"
 
-Q_LOGGING_CATEGORY(lcUi, "cachedash.ui", QtInfoMsg)
+#include "applogging.h"
 
 namespace Cachedash {
 
@@ -27,7 +27,7 @@ void EventLoopProbe::onTick()
     m_lateness.add(late);
     m_worst = std::max(m_worst, late);
     if (late > 300)
-        qCWarning(lcUi, "the window's event loop was blocked for %.0f ms", late);
+        qCWarning(lcApp, "the window's event loop was blocked for %.0f ms", late);
     m_expected = now + IntervalMs;
 }
 

@@ -4,11 +4,8 @@
 #include "latencystats.h"
 
 #include <QElapsedTimer>
-#include <QLoggingCategory>
 #include <QObject>
 #include <QTimer>
-
-Q_DECLARE_LOGGING_CATEGORY(lcUi)
 
 namespace Cachedash {
 

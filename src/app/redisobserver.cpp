@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "redisobserver.h"
 
-#include "eventloopprobe.h"
+#include "applogging.h"
 
-#include "redisclient.h"
-#include "redissubscriber.h"
-#include "reportcache.h"
-#include "reportsource.h"
-#include "service.h"
-#include "slidingwindowlimiter.h"
+#include "cache/reportcache.h"
+#include "cache/reportsource.h"
+#include "ratelimit/slidingwindowlimiter.h"
+#include "redis/redisclient.h"
+#include "redis/redissubscriber.h"
+#include "service/service.h"
 
 using namespace std::chrono;
 
@@ -57,7 +57,7 @@ QCoro::Task<> RedisObserver::enableNotifications()
     RedisPendingReply current = redis.configGet(QByteArrayLiteral("notify-keyspace-events"));
     const RedisReply flags = co_await current;
     if (!flags.isArray() || flags.elements().size() != 2) {
-        qCInfo(lcUi, "keyspace notifications unavailable (%s); polling Redis instead",
+        qCInfo(lcApp, "keyspace notifications unavailable (%s); polling Redis instead",
             qPrintable(flags.errorText().simplified()));
         co_return;
     }
@@ -71,7 +71,7 @@ QCoro::Task<> RedisObserver::enableNotifications()
         RedisPendingReply set = redis.configSet(QByteArrayLiteral("notify-keyspace-events"), wanted);
         const RedisReply done = co_await set;
         if (!done.isOk()) {
-            qCInfo(lcUi, "keyspace notifications unavailable (%s); polling Redis instead",
+            qCInfo(lcApp, "keyspace notifications unavailable (%s); polling Redis instead",
                 qPrintable(done.errorText().simplified()));
             co_return;
         }

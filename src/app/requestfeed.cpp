@@ -16,19 +16,18 @@ void RequestFeed::finished(const RequestRecord &record)
 {
     QMutexLocker lock(&m_mutex);
     ++m_totals.requests;
-    const QByteArray &o = record.outcome;
-    if (o == "HIT")
-        ++m_totals.hits;
-    else if (o == "MISS")
-        ++m_totals.misses;
-    else if (o == "STALE")
-        ++m_totals.stale;
-    else if (o == "BYPASS")
-        ++m_totals.bypass;
-    else if (o == "LIMITED")
-        ++m_totals.limited;
-    else if (o == "ERROR" || record.status >= 500)
-        ++m_totals.errors;
+    switch (record.outcome) {
+    case Outcome::Hit: ++m_totals.hits; break;
+    case Outcome::Miss: ++m_totals.misses; break;
+    case Outcome::Stale: ++m_totals.stale; break;
+    case Outcome::Bypass: ++m_totals.bypass; break;
+    case Outcome::Limited: ++m_totals.limited; break;
+    case Outcome::Error: ++m_totals.errors; break;
+    case Outcome::None:
+        if (record.status >= 500)
+            ++m_totals.errors;
+        break;
+    }
     pushLocked({true, record});
 }
 

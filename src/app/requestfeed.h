@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "requestrecord.h"
+#include "api/requestrecord.h"
 
 #include <QList>
 #include <QMutex>

@@ -112,7 +112,8 @@ QVariant RequestLogModel::data(const QModelIndex &index, int role) const
     const Row &row = m_rows[size_t(index.row())];
     const RequestRecord &r = row.record;
     switch (role) {
-    case OutcomeRole: return row.finished ? r.outcome : QByteArrayLiteral("WORKING");
+    case OutcomeRole: return QVariant::fromValue(row.finished ? r.outcome : Cachedash::Outcome::None);
+    case InFlightRole: return !row.finished;
     case LatencyRole: return r.latencyMs;
     case RecordIdRole: return r.id;
     case Qt::TextAlignmentRole:
@@ -129,7 +130,7 @@ QVariant RequestLogModel::data(const QModelIndex &index, int role) const
     case Method: return QString::fromLatin1(r.method);
     case Path: return r.path;
     case Status: return row.finished ? QVariant(r.status) : QVariant(QStringLiteral("…"));
-    case Outcome: return row.finished ? QString::fromLatin1(r.outcome) : QStringLiteral("computing…");
+    case Outcome: return row.finished ? QString::fromLatin1(outcomeName(r.outcome)) : QStringLiteral("computing…");
     case Latency:
         return row.finished ? QStringLiteral("%1 ms").arg(r.latencyMs, 0, 'f', r.latencyMs < 10 ? 2 : 1)
                             : QString();

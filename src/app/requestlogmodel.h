@@ -21,7 +21,8 @@ class RequestLogModel : public QAbstractTableModel
 public:
     enum Column { Time, Client, Method, Path, Status, Outcome, Latency, RetryAfter, ColumnCount };
     enum Role {
-        OutcomeRole = Qt::UserRole + 1, // QByteArray: HIT, MISS, ..., or "WORKING" while in flight
+        OutcomeRole = Qt::UserRole + 1, // Cachedash::Outcome; None while in flight
+        InFlightRole, // bool: the request is still being answered
         LatencyRole, // double, milliseconds
         RecordIdRole, // quint64
     };

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "servicehost.h"
 
-#include "apiserver.h"
-#include "redisclient.h"
 #include "redisobserver.h"
-#include "redisserverprocess.h"
-#include "service.h"
+
+#include "api/reportsapi.h"
+#include "redis/redisclient.h"
+#include "service/service.h"
 
 #include <QEventLoop>
 #include <QTimer>
@@ -74,11 +74,11 @@ private:
     QCoro::Task<> run()
     {
         m_service = std::make_unique<Service>(m_options);
-        ApiServer &api = m_service->api();
+        ReportsApi &api = m_service->api();
         RequestFeed *feed = &m_feed;
-        connect(&api, &ApiServer::requestStarted, this, [feed](const RequestRecord &r) { feed->started(r); });
+        connect(&api, &ReportsApi::requestStarted, this, [feed](const RequestRecord &r) { feed->started(r); });
         connect(
-            &api, &ApiServer::requestFinished, this, [feed](const RequestRecord &r) { feed->finished(r); });
+            &api, &ReportsApi::requestFinished, this, [feed](const RequestRecord &r) { feed->finished(r); });
         QCoro::Task<bool> starting = m_service->start();
         const bool ok = co_await starting;
         if (!ok) {
@@ -181,12 +181,9 @@ void ServiceHost::pauseRedis(int milliseconds)
     });
 }
 
-void ServiceHost::applyLiveSettings(const Service::LiveSettings &settings)
+void ServiceHost::applyLiveSettings(const LiveSettings &settings)
 {
-    m_options.reportDelay = settings.reportDelay;
-    m_options.cacheTtl = settings.cacheTtl;
-    m_options.rateLimit = settings.rateLimit;
-    m_options.rateWindow = settings.rateWindow;
+    m_options.apply(settings);
     if (!m_worker)
         return;
     QMetaObject::invokeMethod(

@@ -3,8 +3,8 @@
 
 #include "dashboardsnapshot.h"
 #include "requestfeed.h"
-#include "service.h"
-#include "serviceoptions.h"
+#include "service/service.h"
+#include "service/serviceoptions.h"
 
 #include <QObject>
 #include <QThread>
@@ -44,7 +44,7 @@ public:
     // Pauses every Redis client for a while (CLIENT PAUSE), to show an outage.
     void pauseRedis(int milliseconds);
     // Changes the running service's computation time, TTL and limit (waits until applied).
-    void applyLiveSettings(const Service::LiveSettings &settings);
+    void applyLiveSettings(const LiveSettings &settings);
 
 Q_SIGNALS:
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);

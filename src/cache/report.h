@@ -33,10 +33,6 @@ struct Report
     friend bool operator==(const Report &, const Report &) = default;
 };
 
-// The number as JSON writes it: the shortest form that reads back to the same double.
-QByteArray jsonNumber(double value);
-// A JSON string literal, quotes included.
-QByteArray jsonString(QStringView text);
 // ISO-8601 with milliseconds and an explicit UTC offset: 2026-11-28T20:09:04.380+00:00.
 QByteArray isoTimestamp(const QDateTime &utc);
 

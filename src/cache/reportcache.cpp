@@ -3,8 +3,9 @@
 
 #include "cachelogging.h"
 #include "flight_p.h"
-#include "redisclient.h"
 #include "reportsource.h"
+
+#include "redis/redisclient.h"
 
 #include <QCryptographicHash>
 #include <QRandomGenerator>
@@ -305,6 +306,22 @@ QCoro::Task<std::optional<ReportCache::Invalidation>> ReportCache::invalidate(QS
     result.deleted = report.toInteger() > 0;
     result.fillCancelled = lease.isInteger() && lease.toInteger() > 0;
     co_return result;
+}
+
+void ReportCache::writeMetrics(MetricsWriter &out) const
+{
+    out.family("cachedash_cache_writes_total", "counter", "Reports stored in Redis.");
+    out.sample("cachedash_cache_writes_total", double(m_counters.writes));
+    out.family("cachedash_cache_writes_discarded_total", "counter",
+        "Computations whose write a refresh cancelled.");
+    out.sample("cachedash_cache_writes_discarded_total", double(m_counters.writesDiscarded));
+    out.family("cachedash_cache_shared_total", "counter", "Misses answered by another request's computation.");
+    out.sample("cachedash_cache_shared_total", double(m_counters.shared));
+    out.family("cachedash_cache_corrupt_entries_total", "counter", "Invalid values found under report keys.");
+    out.sample("cachedash_cache_corrupt_entries_total", double(m_counters.corrupt));
+    out.family(
+        "cachedash_cache_revalidations_total", "counter", "Background recomputations of stale reports.");
+    out.sample("cachedash_cache_revalidations_total", double(m_counters.revalidations));
 }
 
 } // namespace Cachedash

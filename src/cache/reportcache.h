@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "redisscript.h"
 #include "report.h"
+
+#include "common/metrics.h"
+#include "redis/redisscript.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -64,7 +66,7 @@ struct CacheFill
 // processes sharing the Redis, the flight's leader takes a lease (SET report:{region}:lease NX PX)
 // and the others wait for its report, or take over when the lease expires. The report is written by
 // a script that checks the lease token, so a refresh that deletes the lease mid-computation wins.
-class ReportCache
+class ReportCache : public MetricsSource
 {
 public:
     struct Settings
@@ -92,7 +94,10 @@ public:
     const Settings &settings() const { return m_settings; }
     void setSettings(const Settings &settings) { m_settings = settings; }
     const Counters &counters() const { return m_counters; }
+    // cachedash_cache_*: writes, discarded writes, shared misses, corrupt entries, revalidations.
+    void writeMetrics(MetricsWriter &out) const override;
 
+    // The keys of a region that validateRegion() accepted (region.h): nothing else belongs in a key.
     static QByteArray keyFor(const QString &region);
     static QByteArray leaseKeyFor(const QString &region);
     // A short hash of a stored report's bytes (for ETags): equal bytes, equal fingerprint.

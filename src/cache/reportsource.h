@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "histogram.h"
 #include "report.h"
 #include "sleeper.h"
+
+#include "common/histogram.h"
+#include "common/metrics.h"
 
 #include <QObject>
 
@@ -15,7 +17,7 @@ namespace Cachedash {
 
 // The deliberately slow report computation that the cache stands in front of. It waits on a timer,
 // never blocking the event loop, so any number of computations overlap.
-class ReportSource : public QObject
+class ReportSource : public QObject, public MetricsSource
 {
     Q_OBJECT
 
@@ -33,6 +35,8 @@ public:
     int inFlight() const { return m_inFlight; }
     quint64 computations() const { return m_computations; }
     const Histogram &computationTimes() const { return m_times; }
+    // cachedash_report_computation*: computations started, under way, and how long they took.
+    void writeMetrics(MetricsWriter &out) const override;
 
     // Ends every computation in flight at once (they yield nothing) and refuses new ones.
     void shutdown();

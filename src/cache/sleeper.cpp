@@ -13,6 +13,7 @@ Sleeper::Wait::Wait(Sleeper *sleeper, std::chrono::milliseconds duration)
 
 bool Sleeper::Wait::await_ready() const noexcept
 {
+    // Cancelled before it was awaited: it ends at once, as cancelled.
     return m_sleeper->m_cancelled;
 }
 
@@ -20,7 +21,7 @@ void Sleeper::Wait::await_suspend(std::coroutine_handle<> waiter)
 {
     SleepState *state = m_state.get();
     Sleeper *sleeper = m_sleeper;
-    state->waiter = waiter;
+    state->elapsed.addWaiter(waiter);
     state->timer = new QTimer(sleeper);
     state->timer->setSingleShot(true);
     state->timer->setTimerType(Qt::PreciseTimer);
@@ -33,12 +34,11 @@ void Sleeper::Wait::await_suspend(std::coroutine_handle<> waiter)
 
 void Sleeper::finish(SleepState *state, bool elapsed)
 {
-    state->elapsed = elapsed;
     m_waiting.erase(state->position);
     state->timer->stop();
     state->timer->deleteLater(); // we may be inside its timeout signal
     // Resuming may destroy the state: touch nothing after it.
-    std::exchange(state->waiter, {}).resume();
+    state->elapsed.complete(elapsed);
 }
 
 Sleeper::Sleeper(QObject *parent)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "common/completion.h"
+
 #include <QObject>
 
 #include <chrono>
@@ -15,10 +17,9 @@ namespace Cachedash {
 // One pending wait; see Sleeper.
 struct SleepState
 {
-    std::coroutine_handle<> waiter;
+    detail::Completion<bool> elapsed; // true: the time passed; false: cancelled
     QTimer *timer = nullptr;
     std::list<SleepState *>::iterator position;
-    bool elapsed = false;
 };
 
 // Timed waits for coroutines that can all be ended at once, so that nothing stays suspended on a
@@ -41,7 +42,7 @@ public:
 
         bool await_ready() const noexcept;
         void await_suspend(std::coroutine_handle<> waiter);
-        bool await_resume() const noexcept { return m_state->elapsed; }
+        bool await_resume() const noexcept { return m_state->elapsed.isDone() && m_state->elapsed.result(); }
 
     private:
         Sleeper *m_sleeper;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "httpresponse.h"
 
-#include "report.h"
+#include <QJsonDocument>
+#include <QJsonObject>
 
 #include <charconv>
 #include <cstring>
@@ -28,7 +29,7 @@ HttpResponse HttpResponse::json(int status, QByteArray body)
 
 HttpResponse HttpResponse::error(int status, const QString &detail)
 {
-    return json(status, QByteArrayLiteral("{\"detail\":") + jsonString(detail) + '}');
+    return json(status, QJsonDocument(QJsonObject{{QLatin1String("detail"), detail}}).toJson(QJsonDocument::Compact));
 }
 
 namespace {

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "slidingwindowlimiter.h"
 
-#include "redisclient.h"
+#include "ratelimitlogging.h"
+
+#include "common/completion.h"
+#include "redis/redisclient.h"
 
 #include <QRandomGenerator>
 
 #include <utility>
-
-Q_LOGGING_CATEGORY(lcRateLimit, "cachedash.ratelimit", QtInfoMsg)
 
 using namespace std::chrono;
 
@@ -15,8 +16,7 @@ namespace Cachedash {
 
 qint64 RateLimitDecision::retryAfterSeconds() const
 {
-    const qint64 ms = nextSlot.count();
-    return std::max<qint64>(1, (ms + 999) / 1000);
+    return std::max<qint64>(1, ceil<seconds>(nextSlot).count());
 }
 
 SlidingWindowLimiter::SlidingWindowLimiter(RedisClient &redis, int limit, milliseconds window)
@@ -50,17 +50,7 @@ struct SlidingWindowLimiter::Batch
     QByteArrayList args; // the script's ARGV, fixed when the batch starts
     int limit = 0;
     bool sent = false;
-    bool done = false;
-    RedisReply reply;
-    std::vector<std::coroutine_handle<>> waiters;
-
-    struct Awaiter
-    {
-        std::shared_ptr<Batch> batch;
-        bool await_ready() const noexcept { return batch->done; }
-        void await_suspend(std::coroutine_handle<> waiter) { batch->waiters.push_back(waiter); }
-        void await_resume() const noexcept { }
-    };
+    detail::Completion<RedisReply> reply; // the script's, once it answered
 };
 
 void SlidingWindowLimiter::send(
@@ -74,12 +64,8 @@ QCoro::Task<> SlidingWindowLimiter::decide(
     RedisClient &redis, RedisScript script, std::shared_ptr<Batch> batch)
 {
     QCoro::Task<RedisReply> pending = redis.evalScript(std::move(script), batch->keys, batch->args);
-    batch->reply = co_await pending;
-    batch->done = true;
-    // A resumed check may start the next batch: work on a copy.
-    const auto waiters = std::exchange(batch->waiters, {});
-    for (std::coroutine_handle<> waiter : waiters)
-        waiter.resume();
+    RedisReply reply = co_await pending;
+    batch->reply.complete(std::move(reply));
 }
 
 QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
@@ -104,11 +90,11 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
         send(m_redis, m_script, batch);
         m_redis.flush();
     }
-    Batch::Awaiter wait{batch};
+    detail::CompletionAwaiter<std::shared_ptr<Batch>, RedisReply> wait(batch, batch->reply);
     co_await wait;
 
     const int limit = batch->limit;
-    const RedisReply &reply = batch->reply;
+    const RedisReply &reply = batch->reply.result();
     const auto &e = reply.elements();
     const size_t at = 1 + 3 * size_t(index);
     const bool valid = reply.isArray() && e.size() == 1 + 3 * size_t(batch->keys.size()) && e[at].isInteger()
@@ -138,6 +124,15 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
     decision.remaining = int(std::max<qint64>(0, e[at + 1].toInteger()));
     decision.nextSlot = milliseconds(std::max<qint64>(0, e[at + 2].toInteger()));
     co_return decision;
+}
+
+void SlidingWindowLimiter::writeMetrics(MetricsWriter &out) const
+{
+    out.family("cachedash_ratelimit_decisions_total", "counter",
+        "Limiter decisions: allowed, limited, or error (Redis could not decide).");
+    out.sample("cachedash_ratelimit_decisions_total", "decision=\"allowed\"", double(m_counters.allowed));
+    out.sample("cachedash_ratelimit_decisions_total", "decision=\"limited\"", double(m_counters.limited));
+    out.sample("cachedash_ratelimit_decisions_total", "decision=\"error\"", double(m_counters.errors));
 }
 
 } // namespace Cachedash

@@ -1,19 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "redisscript.h"
+#include "common/metrics.h"
+#include "redis/redisscript.h"
 
 #include <QByteArray>
-#include <QLoggingCategory>
+#include <QString>
 
 #include <qcoro/qcorotask.h>
 
 #include <chrono>
-#include <coroutine>
 #include <memory>
 #include <vector>
-
-Q_DECLARE_LOGGING_CATEGORY(lcRateLimit)
 
 namespace Cachedash {
 
@@ -41,7 +39,7 @@ struct RateLimitDecision
 // RedisClient::beforeNextWrite()), or as soon as MaxBatch have gathered. Under load that is one
 // call for up to 16 requests instead of one each; a lone request still shares the write, and the
 // round trip, with its cache read.
-class SlidingWindowLimiter
+class SlidingWindowLimiter : public MetricsSource
 {
 public:
     enum class OnError { Allow, Deny };
@@ -84,6 +82,8 @@ public:
         quint64 errors = 0; // Redis could not decide (the failure policy decided)
     };
     const Counters &counters() const { return m_counters; }
+    // cachedash_ratelimit_decisions_total: allowed, limited, error.
+    void writeMetrics(MetricsWriter &out) const override;
 
 private:
     struct Batch;

@@ -242,7 +242,7 @@ void RedisClient::onTick()
     QVarLengthArray<Pending, 16> expired;
     bool stuck = false;
     for (const Pending &command : m_inflight) {
-        if (command->done) {
+        if (command->isDone()) {
             // A reply overdue by a whole further timeout: the connection is not coming back.
             stuck = stuck || now >= command->deadline + m_options.commandTimeout;
             continue;
@@ -374,7 +374,7 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
         m_consecutiveTimeouts = 0;
         m_roundTrips.observe(steady_clock::now() - command->issued);
     }
-    if (command->done)
+    if (command->isDone())
         return; // a late reply to a timed-out command: dropped
 
     RedisReply value;
@@ -526,6 +526,23 @@ QCoro::Task<RedisReply> RedisClient::evalScript(RedisScript script, QByteArrayLi
         reply = co_await retry;
     }
     co_return reply;
+}
+
+void RedisClient::writeMetrics(MetricsWriter &out) const
+{
+    out.family("cachedash_redis_up", "gauge", "1 while the Redis connection is ready.");
+    out.sample("cachedash_redis_up", isReady() ? 1 : 0);
+    out.family("cachedash_redis_commands_total", "counter", "Commands sent to Redis.");
+    out.sample("cachedash_redis_commands_total", double(m_stats.commands));
+    out.family("cachedash_redis_writes_total", "counter",
+        "Socket writes to Redis (pipelined commands share one).");
+    out.sample("cachedash_redis_writes_total", double(m_stats.writeEvents));
+    out.family("cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.");
+    out.sample("cachedash_redis_timeouts_total", double(m_stats.timeouts));
+    out.family("cachedash_redis_connects_total", "counter", "Redis connections that became ready.");
+    out.sample("cachedash_redis_connects_total", double(m_stats.connects));
+    out.family("cachedash_redis_command_duration_seconds", "histogram", "Round-trip time of Redis commands.");
+    out.histogram("cachedash_redis_command_duration_seconds", m_roundTrips);
 }
 
 } // namespace Cachedash

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "histogram.h"
 #include "redispendingreply.h"
 #include "redisreply.h"
 #include "redisscript.h"
 #include "redisurl.h"
+
+#include "common/histogram.h"
+#include "common/metrics.h"
 
 #include <QByteArrayList>
 #include <QObject>
@@ -34,7 +36,7 @@ namespace Cachedash {
 // since a hiredis context is not thread-safe.
 //
 // Not for SUBSCRIBE or MONITOR, whose replies do not follow the one-reply-per-command rule.
-class RedisClient : public QObject
+class RedisClient : public QObject, public MetricsSource
 {
     Q_OBJECT
 
@@ -91,6 +93,9 @@ public:
     const Histogram &roundTrips() const { return m_roundTrips; }
     // The last connection error, empty once connected.
     QString lastError() const { return m_lastError; }
+    // cachedash_redis_*: whether the connection is up, commands, writes, timeouts, connects and
+    // round-trip times.
+    void writeMetrics(MetricsWriter &out) const override;
 
     // Starts connecting (and keeps reconnecting until close()).
     void open();

@@ -3,6 +3,8 @@
 
 #include "redisreply.h"
 
+#include "common/completion.h"
+
 #include <QExplicitlySharedDataPointer>
 #include <QSharedData>
 
@@ -20,24 +22,15 @@ struct PendingCommand : QSharedData
 {
     enum class Role { User, Handshake };
 
-    RedisReply reply;
-    std::coroutine_handle<> waiter;
+    // The reply or failure. Completes once; later calls (a reply after a timeout) are ignored.
+    // Resumes the waiter, if any, before returning.
+    Completion<RedisReply> reply;
     std::chrono::steady_clock::time_point issued;
     std::chrono::steady_clock::time_point deadline;
     Role role = Role::User;
-    bool done = false;
 
-    // Completes once; later calls (a reply after a timeout) are ignored. Resumes the waiter, if any,
-    // before returning.
-    void complete(RedisReply value)
-    {
-        if (done)
-            return;
-        done = true;
-        reply = std::move(value);
-        if (auto handle = std::exchange(waiter, {}))
-            handle.resume();
-    }
+    bool isDone() const { return reply.isDone(); }
+    void complete(RedisReply value) { reply.complete(std::move(value)); }
 };
 
 } // namespace detail
@@ -52,11 +45,12 @@ public:
         : m_command(std::move(command))
     { }
 
-    bool isFinished() const { return m_command->done; }
+    bool isFinished() const { return m_command->isDone(); }
 
-    bool await_ready() const noexcept { return m_command->done; }
-    void await_suspend(std::coroutine_handle<> waiter) noexcept { m_command->waiter = waiter; }
-    RedisReply await_resume() { return std::move(m_command->reply); }
+    bool await_ready() const noexcept { return m_command->isDone(); }
+    void await_suspend(std::coroutine_handle<> waiter) { m_command->reply.addWaiter(waiter); }
+    // The one waiter takes the reply.
+    RedisReply await_resume() { return std::move(m_command->reply.result()); }
 
 private:
     QExplicitlySharedDataPointer<detail::PendingCommand> m_command;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "redisurl.h"
+#include "redis/redisurl.h"
 
 #include <QObject>
 #include <QTemporaryDir>

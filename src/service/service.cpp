@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "service.h"
 
-#include "apiserver.h"
-#include "clientidentity.h"
-#include "redisclient.h"
+#include "redishealthcheck.h"
 #include "redisserverprocess.h"
-#include "reportcache.h"
-#include "reportsource.h"
-#include "slidingwindowlimiter.h"
+#include "servicelogging.h"
+
+#include "api/reportsapi.h"
+#include "cache/reportcache.h"
+#include "cache/reportsource.h"
+#include "http/clientidentity.h"
+#include "http/httpserver.h"
+#include "ratelimit/slidingwindowlimiter.h"
+#include "redis/redisclient.h"
 
 #include <QTcpServer>
 
 #ifdef Q_OS_UNIX
 #include <sys/resource.h>
 #endif
-
-Q_LOGGING_CATEGORY(lcService, "cachedash.service", QtInfoMsg)
 
 using namespace std::chrono;
 
@@ -41,15 +43,18 @@ Service::Service(ServiceOptions options, QObject *parent)
     m_identity = std::make_unique<ClientIdentity>();
     for (const QString &proxy : std::as_const(m_options.trustedProxies))
         m_identity->addTrustedProxy(proxy);
-    m_api = std::make_unique<ApiServer>(
-        ApiServer::Components{*m_redis, *m_cache, *m_source, *m_limiter, *m_identity});
-    m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
-    m_api->setAdminToken(m_options.adminToken);
-    ApiServer::Limits limits;
+    m_health = std::make_unique<RedisHealthCheck>(*m_redis);
+    m_http = std::make_unique<HttpServer>();
+    HttpServer::Limits limits;
     limits.maxConnections = m_options.maxConnections;
     limits.requestTimeout = m_options.requestTimeout;
     limits.idleTimeout = m_options.idleTimeout;
-    m_api->setLimits(limits);
+    m_http->setLimits(limits);
+    m_api = std::make_unique<ReportsApi>(*m_http,
+        ReportsApi::Components{*m_cache, *m_source, *m_limiter, *m_identity, *m_health,
+            {m_cache.get(), m_source.get(), m_limiter.get(), m_redis.get()}});
+    m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
+    m_api->setAdminToken(m_options.adminToken);
 }
 
 Service::~Service()
@@ -70,7 +75,7 @@ void Service::ensureDescriptors()
     }
     // Redis connections, the window, log files and a margin take some 100 descriptors.
     const rlim_t reserve = 100;
-    ApiServer::Limits limits = m_api->limits();
+    HttpServer::Limits limits = m_http->limits();
     if (files.rlim_cur != RLIM_INFINITY && rlim_t(limits.maxConnections) + reserve > files.rlim_cur) {
         const int fits
             = files.rlim_cur > reserve * 2 ? int(files.rlim_cur - reserve) : int(files.rlim_cur / 2);
@@ -80,7 +85,7 @@ void Service::ensureDescriptors()
                    .arg(fits)
                    .arg(limits.maxConnections);
         limits.maxConnections = fits;
-        m_api->setLimits(limits);
+        m_http->setLimits(limits);
     }
 #endif
 }
@@ -89,14 +94,14 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 {
     ensureDescriptors();
     QString listenError;
-    if (!m_api->listenOn(m_options.bindAddress, m_options.port, &listenError)) {
+    if (!m_http->listenOn(m_options.bindAddress, m_options.port, &listenError)) {
         m_error = QStringLiteral("cannot listen on %1:%2: %3")
                       .arg(m_options.bindAddress.toString())
                       .arg(m_options.port)
                       .arg(listenError);
         co_return false;
     }
-    m_port = m_api->port();
+    m_port = m_http->port();
     if (!m_options.bindAddress.isLoopback() && m_options.adminToken.isEmpty())
         qCWarning(lcService).noquote()
             << "listening on" << m_options.bindAddress.toString()
@@ -104,7 +109,7 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 
     const bool ready = co_await connectRedis(startupTimeout);
     if (!ready) {
-        m_api->stopListening();
+        m_http->stopListening();
         m_redis->close();
         co_return false;
     }
@@ -150,17 +155,9 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
     co_return true;
 }
 
-Service::LiveSettings Service::liveSettings() const
-{
-    return {m_options.reportDelay, m_options.cacheTtl, m_options.rateLimit, m_options.rateWindow};
-}
-
 void Service::applyLiveSettings(const LiveSettings &settings)
 {
-    m_options.reportDelay = settings.reportDelay;
-    m_options.cacheTtl = settings.cacheTtl;
-    m_options.rateLimit = settings.rateLimit;
-    m_options.rateWindow = settings.rateWindow;
+    m_options.apply(settings);
     m_source->setDelay(settings.reportDelay);
     ReportCache::Settings cache = m_cache->settings();
     cache.ttl = settings.cacheTtl;
@@ -177,7 +174,7 @@ void Service::shutdown()
     if (m_shutDown)
         return;
     m_shutDown = true;
-    m_api->stopListening();
+    m_http->stopListening();
     // Every suspended request resumes now: computations end, Redis commands fail with Closed,
     // and each request writes its answer.
     m_source->shutdown();

@@ -3,27 +3,26 @@
 
 #include "serviceoptions.h"
 
-#include <QLoggingCategory>
 #include <QObject>
 
 #include <qcoro/qcorotask.h>
 
 #include <memory>
 
-Q_DECLARE_LOGGING_CATEGORY(lcService)
-
 namespace Cachedash {
 
-class ApiServer;
 class ClientIdentity;
+class HttpServer;
 class RedisClient;
+class RedisHealthCheck;
 class RedisServerProcess;
 class ReportCache;
 class ReportSource;
+class ReportsApi;
 class SlidingWindowLimiter;
 
-// The reports service, whole: one Redis connection, the report source, the cache, the limiter
-// and the HTTP API, on the thread that creates it. Headless mode runs it alone; the window hosts
+// The reports service, whole: one Redis connection, the report source, the cache, the limiter,
+// the HTTP transport and the API that answers it, on the thread that creates it. Headless mode runs it alone; the window hosts
 // the same object.
 class Service : public QObject
 {
@@ -41,15 +40,7 @@ public:
     // Stops listening and ends every request in flight at once (each still gets an answer).
     void shutdown();
 
-    // What can change while the service runs.
-    struct LiveSettings
-    {
-        std::chrono::milliseconds reportDelay;
-        std::chrono::seconds cacheTtl;
-        int rateLimit;
-        std::chrono::seconds rateWindow;
-    };
-    LiveSettings liveSettings() const;
+    LiveSettings liveSettings() const { return m_options.liveSettings(); }
     void applyLiveSettings(const LiveSettings &settings);
 
     QString errorString() const { return m_error; }
@@ -64,7 +55,8 @@ public:
     ReportSource &source() { return *m_source; }
     ReportCache &cache() { return *m_cache; }
     SlidingWindowLimiter &limiter() { return *m_limiter; }
-    ApiServer &api() { return *m_api; }
+    HttpServer &http() { return *m_http; }
+    ReportsApi &api() { return *m_api; }
 
 private:
     QCoro::Task<bool> connectRedis(std::chrono::milliseconds startupTimeout);
@@ -77,7 +69,9 @@ private:
     std::unique_ptr<ReportCache> m_cache;
     std::unique_ptr<SlidingWindowLimiter> m_limiter;
     std::unique_ptr<ClientIdentity> m_identity;
-    std::unique_ptr<ApiServer> m_api;
+    std::unique_ptr<RedisHealthCheck> m_health;
+    std::unique_ptr<HttpServer> m_http;
+    std::unique_ptr<ReportsApi> m_api;
     std::unique_ptr<RedisServerProcess> m_privateRedis;
     QString m_error;
     quint16 m_port = 0;

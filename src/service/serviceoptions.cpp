@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "serviceoptions.h"
 
-#include "clientidentity.h"
+#include "http/clientidentity.h"
 
 #include <QCommandLineParser>
 #include <QVariantMap>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "redisurl.h"
-#include "slidingwindowlimiter.h"
+#include "ratelimit/slidingwindowlimiter.h"
+#include "redis/redisurl.h"
 
 #include <QHostAddress>
 #include <QProcessEnvironment>
@@ -15,6 +15,15 @@
 class QCommandLineParser;
 
 namespace Cachedash {
+
+// What can change while the service runs (the window's Settings dialog).
+struct LiveSettings
+{
+    std::chrono::milliseconds reportDelay;
+    std::chrono::seconds cacheTtl;
+    int rateLimit;
+    std::chrono::seconds rateWindow;
+};
 
 // Everything the service can be told, with the defaults of the original tutorial.
 struct ServiceOptions
@@ -40,6 +49,16 @@ struct ServiceOptions
     std::chrono::milliseconds idleTimeout{30'000}; // a keep-alive connection may idle this long
     bool headless = false;
     std::optional<bool> accessLog; // unset: on when headless, off in the window
+
+    LiveSettings liveSettings() const { return {reportDelay, cacheTtl, rateLimit, rateWindow}; }
+    // Takes the live settings over: the one place that copies them.
+    void apply(const LiveSettings &settings)
+    {
+        reportDelay = settings.reportDelay;
+        cacheTtl = settings.cacheTtl;
+        rateLimit = settings.rateLimit;
+        rateWindow = settings.rateWindow;
+    }
 
     // Declares the command-line options on a parser.
     static void addTo(QCommandLineParser &parser);

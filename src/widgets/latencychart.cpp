@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "latencychart.h"
 
+#include "outcomecolors.h"
+
 #include <QChart>
 #include <QChartView>
 #include <QDateTime>
@@ -36,10 +38,10 @@ LatencyChart::LatencyChart(QWidget *parent)
     : QWidget(parent)
     , m_chart(new QChart)
 {
-    m_hits = makeSeries(tr("hit"), QColor(0x2e, 0x8b, 0x57), QScatterSeries::MarkerShapeCircle, 7);
-    m_misses = makeSeries(tr("miss"), QColor(0xf0, 0x9a, 0x1a), QScatterSeries::MarkerShapeRectangle, 10);
-    m_limited = makeSeries(tr("429"), QColor(0xd9, 0x48, 0x3b), QScatterSeries::MarkerShapeCircle, 7);
-    m_other = makeSeries(tr("other"), QColor(0x80, 0x60, 0xc0), QScatterSeries::MarkerShapeCircle, 7);
+    m_hits = makeSeries(tr("hit"), colorOf(Outcome::Hit), QScatterSeries::MarkerShapeCircle, 7);
+    m_misses = makeSeries(tr("miss"), colorOf(Outcome::Miss), QScatterSeries::MarkerShapeRectangle, 10);
+    m_limited = makeSeries(tr("429"), colorOf(Outcome::Limited), QScatterSeries::MarkerShapeCircle, 7);
+    m_other = makeSeries(tr("other"), colorOf(Outcome::Bypass), QScatterSeries::MarkerShapeCircle, 7);
 
     m_time = new QDateTimeAxis;
     m_time->setFormat(QStringLiteral("HH:mm:ss"));
@@ -64,10 +66,10 @@ LatencyChart::LatencyChart(QWidget *parent)
                                                                           : QChart::ChartThemeLight);
     for (QScatterSeries *s : {m_hits, m_misses, m_limited, m_other}) // the theme reset them
         s->setBorderColor(s->color().darker(130));
-    m_hits->setColor(QColor(0x2e, 0x8b, 0x57));
-    m_misses->setColor(QColor(0xf0, 0x9a, 0x1a));
-    m_limited->setColor(QColor(0xd9, 0x48, 0x3b));
-    m_other->setColor(QColor(0x80, 0x60, 0xc0));
+    m_hits->setColor(colorOf(Outcome::Hit));
+    m_misses->setColor(colorOf(Outcome::Miss));
+    m_limited->setColor(colorOf(Outcome::Limited));
+    m_other->setColor(colorOf(Outcome::Bypass));
 
     m_view = new QChartView(m_chart, this);
     m_view->setRenderHint(QPainter::Antialiasing);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "limiterwindowwidget.h"
 
+#include "outcomecolors.h"
+
 #include <QPainter>
 #include <QPainterPath>
 
@@ -128,9 +130,9 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
         first = false;
         // Every dot is an admitted request (green); when the window is full, the one that leaves
         // next (and so decides Retry-After) is amber.
-        QColor fill(0x2e, 0x8b, 0x57);
+        QColor fill = colorOf(Outcome::Hit);
         if (leavesNext && full)
-            fill = QColor(0xf0, 0x9a, 0x1a);
+            fill = colorOf(Outcome::Miss);
         p.setPen(QPen(pal.color(QPalette::Base), 2));
         p.setBrush(fill);
         p.drawEllipse(c, radius, radius);

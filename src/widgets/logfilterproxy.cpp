@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "logfilterproxy.h"
 
-#include "requestlogmodel.h"
+#include "outcomecolors.h"
 
-#include <QColor>
+#include "app/requestlogmodel.h"
+
 #include <QFont>
 
 namespace Cachedash {
@@ -12,36 +13,18 @@ LogFilterProxy::LogFilterProxy(QObject *parent)
     : QSortFilterProxyModel(parent)
 { }
 
-void LogFilterProxy::setOutcome(const QByteArray &outcome)
+void LogFilterProxy::setOutcome(std::optional<Outcome> outcome)
 {
     m_outcome = outcome;
     invalidateFilter();
 }
 
-QColor LogFilterProxy::colorFor(const QByteArray &outcome)
-{
-    if (outcome == "HIT")
-        return QColor(0x2e, 0x8b, 0x57);
-    if (outcome == "MISS")
-        return QColor(0xf0, 0x9a, 0x1a);
-    if (outcome == "STALE")
-        return QColor(0x1f, 0x9e, 0xa8);
-    if (outcome == "BYPASS")
-        return QColor(0x80, 0x60, 0xc0);
-    if (outcome == "LIMITED")
-        return QColor(0xd9, 0x48, 0x3b);
-    if (outcome == "ERROR")
-        return QColor(0x9b, 0x1c, 0x1c);
-    if (outcome == "WORKING")
-        return QColor(0x3a, 0x7b, 0xd5);
-    return {};
-}
-
 QVariant LogFilterProxy::data(const QModelIndex &index, int role) const
 {
     if (role == Qt::BackgroundRole) {
-        QColor tint
-            = colorFor(QSortFilterProxyModel::data(index, RequestLogModel::OutcomeRole).toByteArray());
+        QColor tint = QSortFilterProxyModel::data(index, RequestLogModel::InFlightRole).toBool()
+            ? inFlightColor()
+            : colorOf(QSortFilterProxyModel::data(index, RequestLogModel::OutcomeRole).value<Outcome>());
         if (!tint.isValid())
             return {};
         tint.setAlpha(index.column() == RequestLogModel::Outcome ? 110 : 38);
@@ -57,10 +40,11 @@ QVariant LogFilterProxy::data(const QModelIndex &index, int role) const
 
 bool LogFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const
 {
-    if (m_outcome.isEmpty())
+    if (!m_outcome)
         return true;
     const QModelIndex index = sourceModel()->index(sourceRow, 0, sourceParent);
-    return index.data(RequestLogModel::OutcomeRole).toByteArray() == m_outcome;
+    return !index.data(RequestLogModel::InFlightRole).toBool()
+        && index.data(RequestLogModel::OutcomeRole).value<Outcome>() == *m_outcome;
 }
 
 } // namespace Cachedash

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include <QByteArray>
+#include "api/outcome.h"
+
 #include <QSortFilterProxyModel>
+
+#include <optional>
 
 namespace Cachedash {
 
@@ -15,19 +18,17 @@ class LogFilterProxy : public QSortFilterProxyModel
 public:
     explicit LogFilterProxy(QObject *parent = nullptr);
 
-    // Empty: every outcome.
-    void setOutcome(const QByteArray &outcome);
-    QByteArray outcome() const { return m_outcome; }
+    // Nothing: every outcome.
+    void setOutcome(std::optional<Outcome> outcome);
+    std::optional<Outcome> outcome() const { return m_outcome; }
 
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
-
-    static QColor colorFor(const QByteArray &outcome);
 
 protected:
     bool filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const override;
 
 private:
-    QByteArray m_outcome;
+    std::optional<Outcome> m_outcome;
 };
 
 } // namespace Cachedash

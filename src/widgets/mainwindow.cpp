@@ -4,7 +4,8 @@
 #include "latencychart.h"
 #include "limiterwindowwidget.h"
 #include "logfilterproxy.h"
-#include "servicehost.h"
+
+#include "app/servicehost.h"
 #include "ui_mainwindow.h"
 #include "ui_settingsdialog.h"
 
@@ -30,14 +31,17 @@ namespace {
 const QStringList DefaultRegions{QStringLiteral("emea"), QStringLiteral("apac"), QStringLiteral("amer"),
     QStringLiteral("latam"), QStringLiteral("nordics"), QStringLiteral("zürich")};
 
-LatencyChart::Kind kindOf(const QByteArray &outcome)
+LatencyChart::Kind kindOf(Outcome outcome)
 {
-    if (outcome == "HIT" || outcome == "STALE")
-        return LatencyChart::Kind::Hit;
-    if (outcome == "MISS" || outcome == "BYPASS")
-        return LatencyChart::Kind::Miss;
-    if (outcome == "LIMITED")
-        return LatencyChart::Kind::Limited;
+    switch (outcome) {
+    case Outcome::Hit:
+    case Outcome::Stale: return LatencyChart::Kind::Hit;
+    case Outcome::Miss:
+    case Outcome::Bypass: return LatencyChart::Kind::Miss;
+    case Outcome::Limited: return LatencyChart::Kind::Limited;
+    case Outcome::None:
+    case Outcome::Error: break;
+    }
     return LatencyChart::Kind::Other;
 }
 
@@ -108,18 +112,17 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     auto *filters = new QHBoxLayout(m_ui->filterButtons);
     filters->setContentsMargins(8, 0, 0, 0);
     auto *group = new QButtonGroup(this);
-    const QList<std::pair<QString, QByteArray>> outcomes{{tr("All"), {}}, {QStringLiteral("HIT"), "HIT"},
-        {QStringLiteral("MISS"), "MISS"}, {QStringLiteral("STALE"), "STALE"},
-        {QStringLiteral("BYPASS"), "BYPASS"}, {QStringLiteral("LIMITED"), "LIMITED"},
-        {QStringLiteral("ERROR"), "ERROR"}};
-    for (const auto &[label, outcome] : outcomes) {
+    const std::optional<Outcome> outcomes[] = {std::nullopt, Outcome::Hit, Outcome::Miss, Outcome::Stale,
+        Outcome::Bypass, Outcome::Limited, Outcome::Error};
+    for (const std::optional<Outcome> outcome : outcomes) {
+        const QString name = outcome ? QString::fromLatin1(outcomeName(*outcome)) : tr("All");
         auto *button = new QToolButton(m_ui->filterButtons);
-        button->setText(label);
+        button->setText(name);
         button->setCheckable(true);
         button->setAutoRaise(true);
-        button->setObjectName(QStringLiteral("filter")
-            + (outcome.isEmpty() ? QStringLiteral("All") : QString::fromLatin1(outcome)));
-        button->setChecked(outcome.isEmpty());
+        button->setObjectName(
+            QStringLiteral("filter") + (outcome ? QString::fromLatin1(outcomeName(*outcome)) : QStringLiteral("All")));
+        button->setChecked(!outcome);
         group->addButton(button);
         filters->addWidget(button);
         connect(button, &QToolButton::clicked, this, [this, outcome] { m_filter->setOutcome(outcome); });
@@ -296,18 +299,18 @@ void MainWindow::explain(const RequestRecord &r)
 {
     const QString key = QStringLiteral("<code>report:%1</code>").arg(region().toHtmlEscaped());
     QString text;
-    if (r.outcome == "HIT")
+    if (r.outcome == Outcome::Hit)
         text = tr("<b>Hit</b>: the report was in Redis, served in %1 with no computation.")
                    .arg(formatMs(r.latencyMs));
-    else if (r.outcome == "MISS")
+    else if (r.outcome == Outcome::Miss)
         text = tr("<b>Miss</b>: nothing in Redis, so the report was computed (%1) and stored with a TTL; "
                   "concurrent requests for it waited for that one computation.")
                    .arg(formatMs(r.latencyMs));
-    else if (r.outcome == "STALE")
+    else if (r.outcome == Outcome::Stale)
         text = tr("<b>Stale</b>: expired, but served from Redis while one request recomputes it.");
-    else if (r.outcome == "BYPASS")
+    else if (r.outcome == Outcome::Bypass)
         text = tr("<b>Bypass</b>: Redis did not answer, so the report was computed directly and not stored.");
-    else if (r.outcome == "LIMITED")
+    else if (r.outcome == Outcome::Limited)
         text = tr("<b>429</b>: %1 requests in the last %2 s already. Retry-After (%3 s) is when the oldest "
                   "of them leaves the window.")
                    .arg(m_host.options().rateLimit)
@@ -441,7 +444,7 @@ void MainWindow::editSettings()
     form.windowSpin->setValue(int(o.rateWindow.count()));
     if (dialog.exec() != QDialog::Accepted)
         return;
-    const Service::LiveSettings settings{std::chrono::milliseconds(form.delaySpin->value()),
+    const LiveSettings settings{std::chrono::milliseconds(form.delaySpin->value()),
         std::chrono::seconds(form.ttlSpin->value()), form.limitSpin->value(),
         std::chrono::seconds(form.windowSpin->value())};
     m_host.applyLiveSettings(settings);

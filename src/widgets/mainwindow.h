@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "dashboardsnapshot.h"
-#include "eventloopprobe.h"
 #include "latencychart.h"
-#include "latencystats.h"
-#include "requestlogmodel.h"
+
+#include "app/dashboardsnapshot.h"
+#include "app/eventloopprobe.h"
+#include "app/latencystats.h"
+#include "app/requestlogmodel.h"
 
 #include <QElapsedTimer>
 #include <QMainWindow>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "redisobserver.h"
-#include "service.h"
-#include "testredisserver.h"
+#include "app/redisobserver.h"
+#include "service/service.h"
+#include "testlib/testredisserver.h"
 
 #include <QSignalSpy>
 #include <QTest>

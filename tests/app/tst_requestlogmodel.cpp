@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "latencystats.h"
-#include "requestfeed.h"
-#include "requestlogmodel.h"
+#include "app/latencystats.h"
+#include "app/requestfeed.h"
+#include "app/requestlogmodel.h"
 
 #include <QTest>
 
@@ -11,7 +11,7 @@
 using namespace Cachedash;
 
 namespace {
-RequestRecord record(quint64 id, int status = 0, const char *outcome = "")
+RequestRecord record(quint64 id, int status = 0, Outcome outcome = Outcome::None)
 {
     RequestRecord r;
     r.id = id;
@@ -44,17 +44,18 @@ void tst_RequestLogModel::newestFirstAndUpdatedInPlace()
     model.apply({{false, record(1)}, {false, record(2)}});
     QCOMPARE(model.rowCount(), 2);
     QCOMPARE(model.index(0, RequestLogModel::Path).data().toString(), QStringLiteral("/reports/r2"));
-    QCOMPARE(model.index(1, 0).data(RequestLogModel::OutcomeRole).toByteArray(), QByteArray("WORKING"));
+    QCOMPARE(model.index(1, 0).data(RequestLogModel::InFlightRole).toBool(), true);
     QCOMPARE(model.index(1, RequestLogModel::Outcome).data().toString(), QStringLiteral("computing…"));
     // Request 1 finishes: its row changes in place, no new row.
-    model.apply({{true, record(1, 200, "MISS")}});
+    model.apply({{true, record(1, 200, Outcome::Miss)}});
     QCOMPARE(model.rowCount(), 2);
     QCOMPARE(model.index(1, RequestLogModel::Outcome).data().toString(), QStringLiteral("MISS"));
     QCOMPARE(model.index(1, RequestLogModel::Status).data().toInt(), 200);
     // Started and finished in the same batch: one row.
-    model.apply({{false, record(3)}, {true, record(3, 429, "LIMITED")}});
+    model.apply({{false, record(3)}, {true, record(3, 429, Outcome::Limited)}});
     QCOMPARE(model.rowCount(), 3);
-    QCOMPARE(model.index(0, 0).data(RequestLogModel::OutcomeRole).toByteArray(), QByteArray("LIMITED"));
+    QCOMPARE(model.index(0, 0).data(RequestLogModel::InFlightRole).toBool(), false);
+    QCOMPARE(model.index(0, 0).data(RequestLogModel::OutcomeRole).value<Outcome>(), Outcome::Limited);
 }
 
 void tst_RequestLogModel::boundedAfter20000Events()
@@ -64,7 +65,7 @@ void tst_RequestLogModel::boundedAfter20000Events()
         QList<RequestFeed::Event> events;
         for (quint64 i = 0; i < 1000; ++i) {
             const quint64 id = batch * 1000 + i + 1;
-            events.append({true, record(id, 200, "HIT")});
+            events.append({true, record(id, 200, Outcome::Hit)});
         }
         model.apply(events);
     }
@@ -74,7 +75,7 @@ void tst_RequestLogModel::boundedAfter20000Events()
     // One batch larger than the whole log keeps its newest rows.
     QList<RequestFeed::Event> huge;
     for (quint64 id = 30001; id <= 45000; ++id)
-        huge.append({true, record(id, 200, "MISS")});
+        huge.append({true, record(id, 200, Outcome::Miss)});
     model.apply(huge);
     QCOMPARE(model.rowCount(), 10000);
     QCOMPARE(model.index(0, RequestLogModel::Path).data().toString(), QStringLiteral("/reports/r45000"));
@@ -84,7 +85,7 @@ void tst_RequestLogModel::feedKeepsExactTotalsUnderFlood()
 {
     RequestFeed feed(1000);
     for (quint64 id = 1; id <= 5000; ++id)
-        feed.finished(record(id, id % 5 ? 200 : 429, id % 5 ? "HIT" : "LIMITED"));
+        feed.finished(record(id, id % 5 ? 200 : 429, id % 5 ? Outcome::Hit : Outcome::Limited));
     const QList<RequestFeed::Event> pending = feed.take();
     QVERIFY(pending.size() <= 1000);
     QCOMPARE(pending.last().record.id, 5000u);
@@ -108,7 +109,7 @@ void tst_RequestLogModel::feedHandsOverAcrossThreads()
     std::thread service([&] {
         for (quint64 id = 1; id <= Requests; ++id) {
             feed.started(record(id));
-            feed.finished(record(id, 200, id % 2 ? "HIT" : "MISS"));
+            feed.finished(record(id, 200, id % 2 ? Outcome::Hit : Outcome::Miss));
         }
         done = true;
     });

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "clientidentity.h"
+#include "http/clientidentity.h"
 
 #include <QTest>
 

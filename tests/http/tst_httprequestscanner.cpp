@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The request scanner: where requests end, what it refuses and why, fed whole and a byte at a time.
-#include "httprequestscanner.h"
+#include "http/httprequestscanner.h"
 
 #include <QTest>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "redisclient.h"
-#include "slidingwindowlimiter.h"
-#include "testredisserver.h"
+#include "redis/redisclient.h"
+#include "ratelimit/slidingwindowlimiter.h"
+#include "testlib/testredisserver.h"
 
 #include <QTest>
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "redisclient.h"
-#include "testredisserver.h"
+#include "redis/redisclient.h"
+#include "testlib/testredisserver.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>

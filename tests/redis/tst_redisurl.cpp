@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "redisurl.h"
+#include "redis/redisurl.h"
 
 #include <QTest>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "serviceoptions.h"
+#include "service/serviceoptions.h"
 
 #include <QCommandLineParser>
 #include <QTest>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "serviceoptions.h"
+#include "service/serviceoptions.h"
 #include "testredisserver.h"
 
 #include <chrono>

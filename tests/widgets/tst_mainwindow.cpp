@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The window on the offscreen platform, with the real service behind it on its own thread.
-#include "logfilterproxy.h"
-#include "mainwindow.h"
-#include "requestlogmodel.h"
-#include "servicehost.h"
-#include "testhttp.h"
-#include "testredisserver.h"
+#include "widgets/logfilterproxy.h"
+#include "widgets/mainwindow.h"
+#include "app/requestlogmodel.h"
+#include "app/servicehost.h"
+#include "testlib/testhttp.h"
+#include "testlib/testredisserver.h"
 
 #include <QApplication>
 #include <QDialog>
@@ -86,7 +86,7 @@ int tst_MainWindow::finishedRows() const
     const RequestLogModel &log = m_window->logModel();
     int n = 0;
     for (int row = 0; row < log.rowCount(); ++row)
-        n += log.index(row, 0).data(RequestLogModel::OutcomeRole).toByteArray() != "WORKING";
+        n += !log.index(row, 0).data(RequestLogModel::InFlightRole).toBool();
     return n;
 }
 
@@ -96,7 +96,7 @@ QList<QByteArray> tst_MainWindow::outcomes(int count)
     [&] { QTRY_COMPARE_WITH_TIMEOUT(finishedRows(), count, 5000); }();
     QList<QByteArray> result;
     for (int row = log.rowCount() - 1; row >= 0; --row)
-        result << log.index(row, 0).data(RequestLogModel::OutcomeRole).toByteArray();
+        result << outcomeName(log.index(row, 0).data(RequestLogModel::OutcomeRole).value<Outcome>());
     return result;
 }
 
@@ -107,8 +107,7 @@ void tst_MainWindow::fetchShowsMissThenHit()
     QTest::mouseClick(fetch, Qt::LeftButton);
     // While it computes, the row says so.
     QTRY_COMPARE(m_window->logModel().rowCount(), 1);
-    QCOMPARE(m_window->logModel().index(0, 0).data(RequestLogModel::OutcomeRole).toByteArray(),
-        QByteArray("WORKING"));
+    QCOMPARE(m_window->logModel().index(0, 0).data(RequestLogModel::InFlightRole).toBool(), true);
     QCOMPARE(outcomes(1), (QList<QByteArray>{"MISS"}));
     QTest::mouseClick(fetch, Qt::LeftButton);
     QCOMPARE(outcomes(2), (QList<QByteArray>{"MISS", "HIT"}));
@@ -171,11 +170,11 @@ void tst_MainWindow::filterByOutcome()
 {
     m_window->burst();
     outcomes(7);
-    m_window->logFilter().setOutcome("LIMITED");
+    m_window->logFilter().setOutcome(Outcome::Limited);
     QCOMPARE(m_window->logFilter().rowCount(), 2);
-    m_window->logFilter().setOutcome("HIT");
+    m_window->logFilter().setOutcome(Outcome::Hit);
     QCOMPARE(m_window->logFilter().rowCount(), 4);
-    m_window->logFilter().setOutcome({});
+    m_window->logFilter().setOutcome(std::nullopt);
     QCOMPARE(m_window->logFilter().rowCount(), 7);
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "region.h"
+#include "cache/region.h"
 
 #include <QTest>
 

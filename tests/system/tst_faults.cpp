@@ -12,13 +12,14 @@
 // The service and the load's clients share this thread's event loop, as in tst_apiserver. Redis is
 // started, killed and restarted on a thread of its own (RedisHost), because those steps block
 // (QProcess::waitFor..., polling PING), and a blocked event loop would show as request latency.
-#include "apiserver.h"
-#include "reportsource.h"
-#include "service.h"
-#include "testhttp.h"
-#include "testredisserver.h"
-#include "testserviceoptions.h"
-#include "wire.h"
+#include "api/reportsapi.h"
+#include "http/httpserver.h"
+#include "cache/reportsource.h"
+#include "service/service.h"
+#include "testlib/testhttp.h"
+#include "testlib/testredisserver.h"
+#include "testlib/testserviceoptions.h"
+#include "http/wire.h"
 
 #include <QDateTime>
 #include <QDeadlineTimer>
@@ -594,13 +595,13 @@ InvalidationCheck checkInvalidation(const std::vector<Exchange> &exchanges, qint
 
 // QTcpSocket objects the HTTP server owns (its children, directly or through its QTcpServer): one or
 // more per open connection, depending on the HTTP layer's design; 0 when every connection is freed.
-int socketObjects(const ApiServer &api)
+int socketObjects(const HttpServer &api)
 {
     return int(api.findChildren<QTcpSocket *>().size());
 }
 
 // Answer bytes the server has not been able to hand to the kernel.
-qint64 unsentBytes(const ApiServer &api)
+qint64 unsentBytes(const HttpServer &api)
 {
     qint64 total = 0;
     for (const Cachedash::Wire *wire : api.findChildren<Cachedash::Wire *>())
@@ -620,8 +621,8 @@ int connectionRecords(const Api &api)
 
 QString recordsText(int held)
 {
-    return held < 0 ? QStringLiteral("ApiServer keeps no connection count")
-                    : QStringLiteral("ApiServer::connectionCount() %1, then 0").arg(held);
+    return held < 0 ? QStringLiteral("HttpServer keeps no connection count")
+                    : QStringLiteral("HttpServer::connectionCount() %1, then 0").arg(held);
 }
 
 QByteArray closingGet(const QString &path, const QByteArray &client)
@@ -668,7 +669,7 @@ void tst_Faults::initTestCase()
     // Outages make the cache log every write and invalidation it could not do, and the HTTP layer
     // every invalidation: expected here, and thousands of lines. Redis and the limiter still say
     // when they lose and regain Redis.
-    QLoggingCategory::setFilterRules(QStringLiteral("cachedash.http.info=false\n"
+    QLoggingCategory::setFilterRules(QStringLiteral("cachedash.access.info=false\n"
                                                     "cachedash.cache.info=false\n"
                                                     "cachedash.cache.warning=false"));
     m_redis = std::make_unique<RedisHost>();
@@ -751,8 +752,8 @@ HttpResult tst_Faults::servedOnce(const QString &path, const QByteArray &client)
 // connection record (where the HTTP layer counts them).
 void tst_Faults::expectFreed(int records)
 {
-    ApiServer &api = m_service->api();
-    QTRY_COMPARE(api.inFlight(), 0);
+    HttpServer &api = m_service->http();
+    QTRY_COMPARE(m_service->api().inFlight(), 0);
     QTRY_COMPARE(socketObjects(api), 0);
     if (records >= 0)
         QTRY_COMPARE(connectionRecords(api), 0);
@@ -1012,7 +1013,7 @@ void tst_Faults::clientLeavesMidMiss()
     ServiceOptions o = Cachedash::Test::testServiceOptions(m_redis->server());
     o.reportDelay = 600ms;
     QVERIFY(startService(o));
-    ApiServer &api = m_service->api();
+    HttpServer &api = m_service->http();
     const int records = connectionRecords(api);
     QCOMPARE(socketObjects(api), 0);
 
@@ -1023,7 +1024,7 @@ void tst_Faults::clientLeavesMidMiss()
         TestHttp::getRequest(QStringLiteral("/reports/leaver"), {{"X-Forwarded-For", "198.18.9.1"}}));
     QVERIFY(leaver->waitForBytesWritten(2000));
     QTRY_COMPARE(m_service->source().inFlight(), 1); // the miss is computing
-    QCOMPARE(api.inFlight(), 1);
+    QCOMPARE(m_service->api().inFlight(), 1);
     const int held = socketObjects(api);
     const int heldRecords = connectionRecords(api);
     QVERIFY(held > 0); // what is counted below is really there
@@ -1053,7 +1054,7 @@ void tst_Faults::clientLeavesMidWrite()
     ServiceOptions o = Cachedash::Test::testServiceOptions(m_redis->server());
     o.rateLimit = 1'000'000;
     QVERIFY(startService(o));
-    ApiServer &api = m_service->api();
+    HttpServer &api = m_service->http();
     const int records = connectionRecords(api);
     // The longest region there is, for large-ish report answers; /metrics answers are larger still.
     const QString region(64, u'w');
@@ -1086,7 +1087,7 @@ void tst_Faults::clientLeavesMidWrite()
         spinUntil(
             [&] {
                 const qint64 now = unsentBytes(api);
-                if (now != unsent || api.inFlight() != 0 || hog.bytesToWrite() > 0) {
+                if (now != unsent || m_service->api().inFlight() != 0 || hog.bytesToWrite() > 0) {
                     unsent = now;
                     steadySinceUs = nowUs();
                     return false;
@@ -1098,7 +1099,7 @@ void tst_Faults::clientLeavesMidWrite()
     const int held = socketObjects(api);
     const int heldRecords = connectionRecords(api);
     QVERIFY2(unsent > 0, "the server was never left holding answers it could not write");
-    QCOMPARE(api.inFlight(), 0);
+    QCOMPARE(m_service->api().inFlight(), 0);
 
     hog.abort();
     expectFreed(records);
@@ -1128,7 +1129,7 @@ void tst_Faults::clientLeavesHalfwayThroughARequest()
 {
     QFETCH(QByteArray, bytes);
     QVERIFY(startService(Cachedash::Test::testServiceOptions(m_redis->server())));
-    ApiServer &api = m_service->api();
+    HttpServer &api = m_service->http();
     const int records = connectionRecords(api);
 
     auto dawdler = std::make_unique<QTcpSocket>();
@@ -1143,7 +1144,7 @@ void tst_Faults::clientLeavesHalfwayThroughARequest()
     // While it dawdles, others are served: half a request holds up nobody, and is no request yet.
     QCOMPARE(servedOnce(QStringLiteral("/livez"), "198.18.11.1").status, 200);
     QCOMPARE(servedOnce(QStringLiteral("/reports/patient"), "198.18.11.1").status, 200);
-    QCOMPARE(api.inFlight(), 0);
+    QCOMPARE(m_service->api().inFlight(), 0);
     QTRY_COMPARE(socketObjects(api), held); // the served clients' connections are gone again
 
     // Here the client leaves; halfRequestLeftOpenTimesOut() covers the one that stays.
@@ -1168,7 +1169,7 @@ void tst_Faults::halfRequestLeftOpenTimesOut()
     ServiceOptions options = Cachedash::Test::testServiceOptions(m_redis->server());
     options.requestTimeout = std::chrono::milliseconds(600);
     QVERIFY(startService(options));
-    ApiServer &api = m_service->api();
+    HttpServer &api = m_service->http();
     const int records = connectionRecords(api);
 
     QTcpSocket dawdler;

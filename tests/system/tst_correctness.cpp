@@ -3,14 +3,14 @@
 // two), corrupt entries, a refresh during a fill, Redis outages, stale-while-revalidate, TTL jitter.
 // "Two processes" are two Service instances with their own Redis connections and flights, sharing
 // one redis-server: everything they share goes through Redis, as between two processes.
-#include "apiserver.h"
-#include "redisclient.h"
-#include "reportcache.h"
-#include "reportsource.h"
-#include "service.h"
-#include "testhttp.h"
-#include "testredisserver.h"
-#include "testserviceoptions.h"
+#include "api/reportsapi.h"
+#include "redis/redisclient.h"
+#include "cache/reportcache.h"
+#include "cache/reportsource.h"
+#include "service/service.h"
+#include "testlib/testhttp.h"
+#include "testlib/testredisserver.h"
+#include "testlib/testserviceoptions.h"
 
 #include <QElapsedTimer>
 #include <QJsonDocument>

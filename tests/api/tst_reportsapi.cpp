@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "apiserver.h"
-#include "redisclient.h"
-#include "reportsource.h"
-#include "service.h"
-#include "testhttp.h"
-#include "testredisserver.h"
-#include "testserviceoptions.h"
+#include "api/reportsapi.h"
+#include "redis/redisclient.h"
+#include "cache/reportsource.h"
+#include "service/service.h"
+#include "testlib/testhttp.h"
+#include "testlib/testredisserver.h"
+#include "testlib/testserviceoptions.h"
 
 #include <QDateTime>
 #include <QDeadlineTimer>
@@ -43,7 +43,7 @@ QByteArray closing(const QString &path, const QByteArray &client)
 }
 } // namespace
 
-class tst_ApiServer : public QObject
+class tst_ReportsApi : public QObject
 {
     Q_OBJECT
 
@@ -80,17 +80,17 @@ private:
     std::unique_ptr<TestHttp> m_http;
 };
 
-void tst_ApiServer::initTestCase()
+void tst_ReportsApi::initTestCase()
 {
     QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
 }
 
-ServiceOptions tst_ApiServer::defaults() const
+ServiceOptions tst_ReportsApi::defaults() const
 {
     return Cachedash::Test::testServiceOptions(m_redis);
 }
 
-std::unique_ptr<Service> tst_ApiServer::startService(ServiceOptions options)
+std::unique_ptr<Service> tst_ReportsApi::startService(ServiceOptions options)
 {
     auto service = std::make_unique<Service>(std::move(options));
     if (!QCoro::waitFor(service->start())) {
@@ -100,7 +100,7 @@ std::unique_ptr<Service> tst_ApiServer::startService(ServiceOptions options)
     return service;
 }
 
-void tst_ApiServer::init()
+void tst_ReportsApi::init()
 {
     if (!m_redis.isRunning())
         QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
@@ -110,13 +110,13 @@ void tst_ApiServer::init()
     m_http = std::make_unique<TestHttp>(QUrl(m_service->baseUrl()));
 }
 
-void tst_ApiServer::cleanup()
+void tst_ReportsApi::cleanup()
 {
     m_http.reset();
     m_service.reset();
 }
 
-void tst_ApiServer::seedWalkthrough()
+void tst_ReportsApi::seedWalkthrough()
 {
     ServiceOptions options = defaults();
     options.reportDelay = 1500ms; // the seed's own figure
@@ -180,7 +180,7 @@ void tst_ApiServer::seedWalkthrough()
     QCOMPARE(statuses, (QList<int>{200, 200, 200, 200, 200, 429, 429}));
 }
 
-void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
+void tst_ReportsApi::concurrentRequestsAdmitExactlyTheLimit()
 {
     QCOMPARE(m_http->get(QStringLiteral("/reports/conc"), from("198.51.100.99")).status, 200);
     QList<QByteArray> requests;
@@ -200,7 +200,7 @@ void tst_ApiServer::concurrentRequestsAdmitExactlyTheLimit()
     QVERIFY2(pttl > 8000 && pttl <= 10000, qPrintable(QString::number(pttl)));
 }
 
-void tst_ApiServer::waitingRetryAfterIsEnough()
+void tst_ReportsApi::waitingRetryAfterIsEnough()
 {
     ServiceOptions options = defaults();
     options.rateLimit = 2;
@@ -222,7 +222,7 @@ void tst_ApiServer::waitingRetryAfterIsEnough()
     QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
 }
 
-void tst_ApiServer::headers()
+void tst_ReportsApi::headers()
 {
     const HeaderList me = from("198.51.100.40");
     const HttpResult miss = m_http->get(QStringLiteral("/reports/hdr"), me);
@@ -258,7 +258,7 @@ void tst_ApiServer::headers()
     QCOMPARE(otherTag.status, 200);
 }
 
-void tst_ApiServer::badInput_data()
+void tst_ReportsApi::badInput_data()
 {
     QTest::addColumn<QByteArray>("method");
     QTest::addColumn<QByteArray>("path");
@@ -294,7 +294,7 @@ void tst_ApiServer::badInput_data()
                                 << QByteArray("GET, HEAD");
 }
 
-void tst_ApiServer::badInput()
+void tst_ReportsApi::badInput()
 {
     QFETCH(QByteArray, method);
     QFETCH(QByteArray, path);
@@ -317,7 +317,7 @@ void tst_ApiServer::badInput()
     QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
 }
 
-void tst_ApiServer::unicodeRegion()
+void tst_ReportsApi::unicodeRegion()
 {
     const HttpResult r = m_http->get(QStringLiteral("/reports/z%C3%BCrich"), from("198.51.100.50"));
     QCOMPARE(r.status, 200);
@@ -339,7 +339,7 @@ void tst_ApiServer::unicodeRegion()
         QByteArray("{\"region\":\"\xf0\xa0\x80\x80\""));
 }
 
-void tst_ApiServer::missesOverlap()
+void tst_ReportsApi::missesOverlap()
 {
     QList<QByteArray> requests;
     for (int i = 0; i < 10; ++i)
@@ -358,7 +358,7 @@ void tst_ApiServer::missesOverlap()
     QCOMPARE(m_service->source().computations(), 10u);
 }
 
-void tst_ApiServer::oneRoundTripForCachedGet()
+void tst_ReportsApi::oneRoundTripForCachedGet()
 {
     const HeaderList me = from("198.51.100.70");
     QCOMPARE(m_http->get(QStringLiteral("/reports/rtt"), me).status, 200);
@@ -377,7 +377,7 @@ void tst_ApiServer::oneRoundTripForCachedGet()
     QCOMPARE(after.commands - before.commands, 3u);
 }
 
-void tst_ApiServer::pipelinedAnswersComeInOrder()
+void tst_ReportsApi::pipelinedAnswersComeInOrder()
 {
     const QByteArray bytes
         = TestHttp::getRequest(QStringLiteral("/reports/slowfirst"), {{"X-Forwarded-For", "198.51.100.80"}})
@@ -392,7 +392,7 @@ void tst_ApiServer::pipelinedAnswersComeInOrder()
     QCOMPARE(answers[2].status, 422);
 }
 
-void tst_ApiServer::pipelinedAnswersAreNotHeldBack()
+void tst_ReportsApi::pipelinedAnswersAreNotHeldBack()
 {
     // A hit and /livez, pipelined: /livez is ready first and waits for the hit, then the two
     // answers leave back to back. With Nagle's algorithm on, the second would wait until the
@@ -421,7 +421,7 @@ void tst_ApiServer::pipelinedAnswersAreNotHeldBack()
     QVERIFY2(took < 300, qPrintable(QString::number(took)));
 }
 
-void tst_ApiServer::clientLeavesDuringMiss()
+void tst_ReportsApi::clientLeavesDuringMiss()
 {
     {
         QTcpSocket socket;
@@ -441,7 +441,7 @@ void tst_ApiServer::clientLeavesDuringMiss()
     QCOMPARE(r.header("x-cache"), QByteArray("HIT"));
 }
 
-void tst_ApiServer::healthFollowsRedis()
+void tst_ReportsApi::healthFollowsRedis()
 {
     QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
     const HttpResult up = m_http->get(QStringLiteral("/healthz"));
@@ -456,7 +456,7 @@ void tst_ApiServer::healthFollowsRedis()
     QTRY_COMPARE_WITH_TIMEOUT(m_http->get(QStringLiteral("/healthz")).status, 200, 3000);
 }
 
-void tst_ApiServer::redisDownBypassesTheCache()
+void tst_ReportsApi::redisDownBypassesTheCache()
 {
     m_redis.stop();
     const HttpResult r = m_http->get(QStringLiteral("/reports/outage"), from("198.51.100.100"));
@@ -471,7 +471,7 @@ void tst_ApiServer::redisDownBypassesTheCache()
         refresh.json().value(QLatin1String("detail")).toString().contains(QStringLiteral("not invalidated")));
 }
 
-void tst_ApiServer::adminTokenGuardsRefresh()
+void tst_ReportsApi::adminTokenGuardsRefresh()
 {
     ServiceOptions options = defaults();
     options.adminToken = "correct-horse-battery-staple";
@@ -495,7 +495,7 @@ void tst_ApiServer::adminTokenGuardsRefresh()
     QCOMPARE(http.get(QStringLiteral("/reports/emea"), from("198.51.100.120")).status, 200);
 }
 
-void tst_ApiServer::limiterPrecisionUnderLoad()
+void tst_ReportsApi::limiterPrecisionUnderLoad()
 {
     // Client and server sockets share this process: make room for 2 x 1,000 descriptors.
     rlimit files{};
@@ -534,7 +534,7 @@ void tst_ApiServer::limiterPrecisionUnderLoad()
         QCOMPARE(perClient.value(c), 5);
 }
 
-void tst_ApiServer::untrustedForwardedForIsIgnored()
+void tst_ReportsApi::untrustedForwardedForIsIgnored()
 {
     ServiceOptions options = defaults();
     options.trustedProxies.clear();
@@ -577,7 +577,7 @@ QHash<QString, double> parseMetrics(const QByteArray &text, bool *ok)
 }
 } // namespace
 
-void tst_ApiServer::metricsMoveWithTraffic()
+void tst_ReportsApi::metricsMoveWithTraffic()
 {
     bool ok = false;
     const HttpResult first = m_http->get(QStringLiteral("/metrics"));
@@ -614,5 +614,5 @@ void tst_ApiServer::metricsMoveWithTraffic()
     QVERIFY(after.value(QStringLiteral("cachedash_redis_command_duration_seconds_count")) > 0);
 }
 
-QTEST_GUILESS_MAIN(tst_ApiServer)
-#include "tst_apiserver.moc"
+QTEST_GUILESS_MAIN(tst_ReportsApi)
+#include "tst_reportsapi.moc"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The cachedash binary as a user or a script runs it: --headless, its one "Listening on" line,
 // clean exits on signals, and clear errors.
-#include "testhttp.h"
-#include "testredisserver.h"
+#include "testlib/testhttp.h"
+#include "testlib/testredisserver.h"
 
 #include <QElapsedTimer>
 #include <QProcess>

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "outcome.h"
+
 #include <QByteArray>
 #include <QMetaType>
 #include <QString>
@@ -15,8 +17,8 @@ struct RequestRecord
     QString client;
     QByteArray method;
     QString path;
-    int status = 0;
-    QByteArray outcome; // HIT, MISS, BYPASS, LIMITED, ERROR, or empty for routes without a cache
+    int status = 0; // 0 while the request is still being answered
+    Outcome outcome = Outcome::None;
     double latencyMs = 0;
     qint64 retryAfterSeconds = 0; // 0: none
 };

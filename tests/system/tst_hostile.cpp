@@ -3,8 +3,8 @@
 // thousands of idle connections, slow clients, and the caps on connections and computations.
 // For each: the server stays up, answers a clear status (or closes the connection), its resident
 // memory grows by less than 32 MB, and a well-behaved client is served in under 50 ms meanwhile.
-#include "testhttp.h"
-#include "testredisserver.h"
+#include "testlib/testhttp.h"
+#include "testlib/testredisserver.h"
 
 #include <QElapsedTimer>
 #include <QFile>

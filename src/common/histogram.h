@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include <QByteArray>
-#include <QStringBuilder>
+#include <QtGlobal>
 
 #include <array>
 #include <chrono>
@@ -11,6 +10,7 @@ namespace Cachedash {
 
 // A latency histogram with fixed buckets (seconds), in the shape Prometheus exposes: cumulative
 // counts per upper bound, a sum and a count. Cheap enough for the request path; single-threaded.
+// MetricsWriter::histogram() writes it out.
 class Histogram
 {
 public:
@@ -41,22 +41,6 @@ public:
         for (size_t k = 0; k <= i && k < m_buckets.size(); ++k)
             total += m_buckets[k];
         return total;
-    }
-
-    // The Prometheus text lines of this histogram for metric `name` (with optional extra labels).
-    QByteArray render(const QByteArray &name, const QByteArray &labels = {}) const
-    {
-        QByteArray out;
-        const QByteArray sep = labels.isEmpty() ? QByteArray() : QByteArray(labels + ',');
-        for (size_t i = 0; i <= Bounds.size(); ++i) {
-            const QByteArray le
-                = i < Bounds.size() ? QByteArray::number(Bounds[i], 'g', 6) : QByteArrayLiteral("+Inf");
-            out += name + "_bucket{" + sep + "le=\"" + le + "\"} " + QByteArray::number(cumulative(i)) + '\n';
-        }
-        const QByteArray plain = labels.isEmpty() ? QByteArray() : QByteArray('{' + labels + '}');
-        out += name + "_sum" + plain + ' ' + QByteArray::number(m_sum, 'g', 10) + '\n';
-        out += name + "_count" + plain + ' ' + QByteArray::number(m_count) + '\n';
-        return out;
     }
 
 private:

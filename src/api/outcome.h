@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QMetaType>
+
+#include <array>
+#include <optional>
+
+namespace Cachedash {
+
+// What became of a request, as the X-Cache header, the access log, the metrics and the window name
+// it. Routes without a cache answer with None, unless they fail (Error).
+enum class Outcome : quint8 {
+    None, // not a report: /healthz, a refresh that succeeded, ...
+    Hit, // served from Redis, fresh
+    Stale, // served from Redis past its TTL, while one request recomputes it
+    Miss, // computed (or another request's computation shared) and stored
+    Bypass, // Redis did not answer: computed and not stored
+    Limited, // refused by the rate limiter (429), or the limiter could not decide (503)
+    Error, // any other failure: bad input, an overloaded or shutting-down service
+};
+
+inline constexpr std::array<Outcome, 7> AllOutcomes{Outcome::None, Outcome::Hit, Outcome::Stale,
+    Outcome::Miss, Outcome::Bypass, Outcome::Limited, Outcome::Error};
+
+// "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR"; empty for None. Static text: no allocation.
+QByteArray outcomeName(Outcome outcome);
+// The outcome of that name (as outcomeName() spells it), or nothing.
+std::optional<Outcome> outcomeNamed(QByteArrayView name);
+
+} // namespace Cachedash
+
+Q_DECLARE_METATYPE(Cachedash::Outcome)

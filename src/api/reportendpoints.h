@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "apirequest.h"
+
+#include <QString>
+
+#include <qcoro/qcorotask.h>
+
+namespace Cachedash {
+
+class ReportCache;
+class ReportSource;
+class SlidingWindowLimiter;
+
+// GET /reports/{region} and POST /reports/{region}/refresh, for a region already validated:
+// the limiter's decision and the cache read leave together (one round trip for a hit), a miss
+// computes once for every concurrent caller, and a refresh invalidates the report and any fill
+// in flight.
+class ReportEndpoints
+{
+public:
+    ReportEndpoints(ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter, Responder &responder);
+
+    QCoro::Task<> get(ApiRequest request, QString region);
+    QCoro::Task<> refresh(ApiRequest request, QString region);
+
+private:
+    void answerOverloaded(ApiRequest &request, const QString &region);
+
+    ReportCache &m_cache;
+    ReportSource &m_source;
+    SlidingWindowLimiter &m_limiter;
+    Responder &m_responder;
+};
+
+} // namespace Cachedash
