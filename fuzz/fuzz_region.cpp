@@ -2,10 +2,10 @@
 // The region validator as the server calls it: a raw path segment, percent-decoded, then
 // validateRegion(). The input is the segment as it arrives, e.g. "z%C3%BCrich". An accepted
 // region's report must survive its JSON: the cache stores it so, and serves it back.
-#include "cache/report.h"
-#include "fuzzcheck.h"
 #include "cache/region.h"
+#include "cache/report.h"
 #include "common/json.h"
+#include "fuzzcheck.h"
 
 #include <QByteArray>
 #include <QChar>

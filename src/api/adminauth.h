@@ -21,8 +21,8 @@ public:
 
     // Nothing when the request may go on; otherwise the answer that refuses it. `action` names
     // what the token is needed for ("invalidating a report").
-    std::optional<HttpResponse> check(const QByteArray &authorization, const QString &client,
-        const QString &action) const;
+    std::optional<HttpResponse> check(
+        const QByteArray &authorization, const QString &client, const QString &action) const;
 
 private:
     QByteArray m_token;

@@ -9,7 +9,8 @@ namespace Cachedash {
 
 const char *routeName(Route route)
 {
-    static const char *const names[RouteCount] = {"reports", "refresh", "healthz", "livez", "metrics", "other"};
+    static const char *const names[RouteCount]
+        = {"reports", "refresh", "healthz", "livez", "metrics", "other"};
     return names[size_t(route)];
 }
 

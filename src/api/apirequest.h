@@ -21,12 +21,19 @@ const char *routeName(Route route);
 // header fields, copied before the first suspension.
 struct ApiRequest
 {
+    explicit ApiRequest(HttpRequest request)
+        : http(std::move(request))
+    { }
+
     HttpRequest http;
-    QString client; // whom the limiter counts: the peer, or the client a trusted proxy names
+    QString forwardedFor; // the client a trusted proxy names, if any
     QByteArray ifNoneMatch;
     QByteArray authorization; // only read when an admin token is set
     Route route = Route::Other;
     bool answered = false;
+
+    // Whom the limiter counts and the log names: the peer, or the client a trusted proxy names.
+    const QString &client() const { return forwardedFor.isEmpty() ? http.peer : forwardedFor; }
 };
 
 // Where the handlers' answers go: written, counted, logged and shown, once per request.
@@ -34,7 +41,8 @@ class Responder
 {
 public:
     virtual ~Responder() = default;
-    virtual void respond(ApiRequest &request, const HttpResponse &response, Outcome outcome = Outcome::None) = 0;
+    virtual void respond(ApiRequest &request, const HttpResponse &response, Outcome outcome = Outcome::None)
+        = 0;
     // The request now waits for a computation (for observers that show work in progress).
     virtual void announceComputing(const ApiRequest &request) = 0;
 };

@@ -33,8 +33,8 @@ void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decisi
     response.addHeader("RateLimit-Policy", policy);
 }
 
-HttpResponse reportResponse(ReportAnswer a, const QByteArray &ifNoneMatch,
-    const RateLimitDecision &decision, const QByteArray &policy)
+HttpResponse reportResponse(ReportAnswer a, const QByteArray &ifNoneMatch, const RateLimitDecision &decision,
+    const QByteArray &policy)
 {
     const bool cached = a.outcome == Outcome::Hit || a.outcome == Outcome::Stale;
     if (a.fingerprint.isEmpty())
@@ -51,7 +51,8 @@ HttpResponse reportResponse(ReportAnswer a, const QByteArray &ifNoneMatch,
     if (a.outcome == Outcome::Bypass)
         r.addHeader("Cache-Control", QByteArrayLiteral("no-store"));
     else
-        r.addHeader("Cache-Control", QByteArrayLiteral("max-age="), qint64(duration_cast<seconds>(a.freshFor).count()));
+        r.addHeader("Cache-Control", QByteArrayLiteral("max-age="),
+            qint64(duration_cast<seconds>(a.freshFor).count()));
     const qint64 age
         = std::max<qint64>(0, a.report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
     r.addHeader("Age", cached ? age : 0);

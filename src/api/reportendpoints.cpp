@@ -24,7 +24,7 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
 {
     // The limiter's script and the cache read leave in one write: one round trip for a hit. The
     // coroutine only waits; the answers are built by plain functions, which keeps its frame small.
-    QCoro::Task<RateLimitDecision> limitTask = m_limiter.check(request.client);
+    QCoro::Task<RateLimitDecision> limitTask = m_limiter.check(request.client());
     QCoro::Task<CacheRead> readTask = m_cache.read(region);
     const RateLimitDecision decision = co_await limitTask;
     CacheRead read = co_await readTask;
@@ -37,8 +37,9 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
         if (outcome == Outcome::Stale)
             m_cache.revalidate(region);
         m_responder.respond(request,
-            reportResponse(ReportAnswer{std::move(read.report), std::move(read.stored), std::move(read.servedJson),
-                               std::move(read.fingerprint), read.freshFor, outcome},
+            reportResponse(
+                ReportAnswer{std::move(read.report), std::move(read.stored), std::move(read.servedJson),
+                    std::move(read.fingerprint), read.freshFor, outcome},
                 request.ifNoneMatch, decision, m_limiter.policy()),
             outcome);
         co_return;
@@ -58,7 +59,8 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
     }
     const Outcome outcome = fill.outcome == CacheFill::Outcome::Bypass ? Outcome::Bypass : Outcome::Miss;
     m_responder.respond(request,
-        reportResponse(ReportAnswer{std::move(fill.report), std::move(fill.stored), {}, {}, fill.freshFor, outcome},
+        reportResponse(
+            ReportAnswer{std::move(fill.report), std::move(fill.stored), {}, {}, fill.freshFor, outcome},
             request.ifNoneMatch, decision, m_limiter.policy()),
         outcome);
 }
@@ -66,7 +68,7 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
 void ReportEndpoints::answerOverloaded(ApiRequest &request, const QString &region)
 {
     const qint64 retry = std::max<qint64>(1, ceil<seconds>(m_source.delay()).count());
-    qCWarning(lcApi).noquote() << request.client << "refused a miss of" << region << "-"
+    qCWarning(lcApi).noquote() << request.client() << "refused a miss of" << region << "-"
                                << m_cache.computationsUnderWay() << "reports are being computed";
     HttpResponse r = HttpResponse::error(503,
         QStringLiteral("%1 reports are being computed already; try again in %2 s")
@@ -92,9 +94,9 @@ QCoro::Task<> ReportEndpoints::refresh(ApiRequest request, QString region)
                                    .arg(region,
                                        done->deleted ? QStringLiteral("it was cached")
                                                      : QStringLiteral("it was not cached"),
-                                       done->fillCancelled
-                                           ? QStringLiteral(", and cancelled the write of a computation in flight")
-                                           : QString());
+                                       done->fillCancelled ? QStringLiteral(
+                                           ", and cancelled the write of a computation in flight")
+                                                           : QString());
     QByteArray body = done->deleted ? QByteArrayLiteral("{\"invalidated\":true")
                                     : QByteArrayLiteral("{\"invalidated\":false");
     if (done->fillCancelled)

@@ -20,7 +20,8 @@ class SlidingWindowLimiter;
 class ReportEndpoints
 {
 public:
-    ReportEndpoints(ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter, Responder &responder);
+    ReportEndpoints(
+        ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter, Responder &responder);
 
     QCoro::Task<> get(ApiRequest request, QString region);
     QCoro::Task<> refresh(ApiRequest request, QString region);

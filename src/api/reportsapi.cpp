@@ -33,24 +33,21 @@ ReportsApi::~ReportsApi()
 
 void ReportsApi::handle(HttpRequest http, const HttpHeaders &headers)
 {
-    ApiRequest request;
+    ApiRequest request(std::move(http));
     // Without trusted proxies the client is the peer, whose address the transport wrote out once.
-    request.client = m_c.identity.hasTrustedProxies()
-        ? m_c.identity.clientFor(headers.peerAddress(), headers.value(QByteArrayLiteral("X-Forwarded-For")))
-        : http.peer;
+    if (m_c.identity.hasTrustedProxies())
+        request.forwardedFor = m_c.identity.clientFor(
+            headers.peerAddress(), headers.value(QByteArrayLiteral("X-Forwarded-For")));
     request.ifNoneMatch = headers.value(QByteArrayLiteral("If-None-Match"));
     if (m_admin.isEnabled())
         request.authorization = headers.value(QByteArrayLiteral("Authorization"));
-    request.http = std::move(http);
     ++m_inFlight;
     dispatch(std::move(request));
 }
 
 void ReportsApi::handleRefusal(HttpRequest http, const HttpResponse &refusal)
 {
-    ApiRequest request;
-    request.client = http.peer;
-    request.http = std::move(http);
+    ApiRequest request(std::move(http));
     ++m_inFlight;
     respond(request, refusal, Outcome::None);
 }
@@ -111,14 +108,14 @@ void ReportsApi::dispatch(ApiRequest request)
             return notAllowed("POST");
         if (refresh) {
             if (std::optional<HttpResponse> refused = m_admin.check(
-                    request.authorization, request.client, QStringLiteral("invalidating a report")))
+                    request.authorization, request.client(), QStringLiteral("invalidating a report")))
                 return respond(request, *refused, Outcome::None);
         }
         QString why;
         const std::optional<QString> region
             = validateRegion(QByteArray::fromPercentEncoding(segments[2].toByteArray()), &why);
         if (!region) {
-            qCInfo(lcApi).noquote() << request.client << "refused region:" << why;
+            qCInfo(lcApi).noquote() << request.client() << "refused region:" << why;
             return respond(request, HttpResponse::error(422, why), Outcome::None);
         }
         if (report)
@@ -163,7 +160,7 @@ RequestRecord ReportsApi::recordOf(const ApiRequest &request)
     RequestRecord record;
     record.id = request.http.id;
     record.startedMsSinceEpoch = request.http.startedMs;
-    record.client = request.client;
+    record.client = request.client();
     record.method = request.http.methodName;
     record.path = displayPath(request.http.path);
     return record;

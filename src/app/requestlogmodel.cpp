@@ -130,7 +130,8 @@ QVariant RequestLogModel::data(const QModelIndex &index, int role) const
     case Method: return QString::fromLatin1(r.method);
     case Path: return r.path;
     case Status: return row.finished ? QVariant(r.status) : QVariant(QStringLiteral("…"));
-    case Outcome: return row.finished ? QString::fromLatin1(outcomeName(r.outcome)) : QStringLiteral("computing…");
+    case Outcome:
+        return row.finished ? QString::fromLatin1(outcomeName(r.outcome)) : QStringLiteral("computing…");
     case Latency:
         return row.finished ? QStringLiteral("%1 ms").arg(r.latencyMs, 0, 'f', r.latencyMs < 10 ? 2 : 1)
                             : QString();

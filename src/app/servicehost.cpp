@@ -76,7 +76,8 @@ private:
         m_service = std::make_unique<Service>(m_options);
         ReportsApi &api = m_service->api();
         RequestFeed *feed = &m_feed;
-        connect(&api, &ReportsApi::requestStarted, this, [feed](const RequestRecord &r) { feed->started(r); });
+        connect(
+            &api, &ReportsApi::requestStarted, this, [feed](const RequestRecord &r) { feed->started(r); });
         connect(
             &api, &ReportsApi::requestFinished, this, [feed](const RequestRecord &r) { feed->finished(r); });
         QCoro::Task<bool> starting = m_service->start();

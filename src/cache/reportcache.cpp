@@ -312,10 +312,11 @@ void ReportCache::writeMetrics(MetricsWriter &out) const
 {
     out.family("cachedash_cache_writes_total", "counter", "Reports stored in Redis.");
     out.sample("cachedash_cache_writes_total", double(m_counters.writes));
-    out.family("cachedash_cache_writes_discarded_total", "counter",
-        "Computations whose write a refresh cancelled.");
+    out.family(
+        "cachedash_cache_writes_discarded_total", "counter", "Computations whose write a refresh cancelled.");
     out.sample("cachedash_cache_writes_discarded_total", double(m_counters.writesDiscarded));
-    out.family("cachedash_cache_shared_total", "counter", "Misses answered by another request's computation.");
+    out.family(
+        "cachedash_cache_shared_total", "counter", "Misses answered by another request's computation.");
     out.sample("cachedash_cache_shared_total", double(m_counters.shared));
     out.family("cachedash_cache_corrupt_entries_total", "counter", "Invalid values found under report keys.");
     out.sample("cachedash_cache_corrupt_entries_total", double(m_counters.corrupt));

@@ -23,15 +23,21 @@ void MetricsWriter::family(QByteArrayView name, QByteArrayView type, QByteArrayV
     m_out += '\n';
 }
 
-void MetricsWriter::sample(QByteArrayView name, QByteArrayView labels, double value)
+void MetricsWriter::start(QByteArrayView name, QByteArrayView suffix, QByteArrayView labels)
 {
     m_out += name;
+    m_out += suffix;
     if (!labels.isEmpty()) {
         m_out += '{';
         m_out += labels;
         m_out += '}';
     }
     m_out += ' ';
+}
+
+void MetricsWriter::sample(QByteArrayView name, QByteArrayView labels, double value)
+{
+    start(name, {}, labels);
     m_out += QByteArray::number(value, 'g', 15);
     m_out += '\n';
 }
@@ -52,20 +58,10 @@ void MetricsWriter::histogram(QByteArrayView name, const Histogram &histogram, Q
         m_out += QByteArray::number(histogram.cumulative(i));
         m_out += '\n';
     }
-    auto plain = [&](const char *suffix) {
-        m_out += name;
-        m_out += suffix;
-        if (!labels.isEmpty()) {
-            m_out += '{';
-            m_out += labels;
-            m_out += '}';
-        }
-        m_out += ' ';
-    };
-    plain("_sum");
+    start(name, "_sum", labels);
     m_out += QByteArray::number(histogram.sum(), 'g', 10);
     m_out += '\n';
-    plain("_count");
+    start(name, "_count", labels);
     m_out += QByteArray::number(histogram.count());
     m_out += '\n';
 }

@@ -30,6 +30,9 @@ public:
     const QByteArray &text() const { return m_out; }
 
 private:
+    // "name<suffix>{labels} ", the start of a sample line.
+    void start(QByteArrayView name, QByteArrayView suffix, QByteArrayView labels);
+
     QByteArray m_out;
 };
 

@@ -29,7 +29,8 @@ HttpResponse HttpResponse::json(int status, QByteArray body)
 
 HttpResponse HttpResponse::error(int status, const QString &detail)
 {
-    return json(status, QJsonDocument(QJsonObject{{QLatin1String("detail"), detail}}).toJson(QJsonDocument::Compact));
+    return json(
+        status, QJsonDocument(QJsonObject{{QLatin1String("detail"), detail}}).toJson(QJsonDocument::Compact));
 }
 
 namespace {

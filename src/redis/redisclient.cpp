@@ -534,8 +534,8 @@ void RedisClient::writeMetrics(MetricsWriter &out) const
     out.sample("cachedash_redis_up", isReady() ? 1 : 0);
     out.family("cachedash_redis_commands_total", "counter", "Commands sent to Redis.");
     out.sample("cachedash_redis_commands_total", double(m_stats.commands));
-    out.family("cachedash_redis_writes_total", "counter",
-        "Socket writes to Redis (pipelined commands share one).");
+    out.family(
+        "cachedash_redis_writes_total", "counter", "Socket writes to Redis (pipelined commands share one).");
     out.sample("cachedash_redis_writes_total", double(m_stats.writeEvents));
     out.family("cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.");
     out.sample("cachedash_redis_timeouts_total", double(m_stats.timeouts));

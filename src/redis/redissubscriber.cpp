@@ -102,12 +102,18 @@ void RedisSubscriber::sendSubscriptions()
         sendArgv(m_context, &RedisSubscriber::onReply, nullptr, {QByteArrayLiteral("PSUBSCRIBE"), pattern});
 }
 
-void RedisSubscriber::dropped()
+void RedisSubscriber::dropped(const QString &reason)
 {
     m_context = nullptr;
     setSubscribed(false);
     if (m_open)
         m_retry.start();
+    if (!reason.isEmpty() && reason != m_lastError) {
+        m_lastError = reason;
+        qCWarning(lcRedis).noquote() << "subscriber at" << m_url.toDisplayString() << "unavailable:" << reason
+                                     << "- retrying";
+        Q_EMIT errorOccurred(reason);
+    }
 }
 
 void RedisSubscriber::setSubscribed(bool subscribed)
@@ -115,6 +121,8 @@ void RedisSubscriber::setSubscribed(bool subscribed)
     if (m_subscribed == subscribed)
         return;
     m_subscribed = subscribed;
+    if (subscribed)
+        m_lastError.clear();
     Q_EMIT subscribedChanged(subscribed);
 }
 
@@ -124,14 +132,16 @@ void RedisSubscriber::onConnect(const redisAsyncContext *context, int status)
     if (!self || context != self->m_context || status == REDIS_OK)
         return;
     // hiredis frees the context right after this returns.
-    self->dropped();
+    self->dropped(QString::fromUtf8(context->errstr));
 }
 
-void RedisSubscriber::onDisconnect(const redisAsyncContext *context, int)
+void RedisSubscriber::onDisconnect(const redisAsyncContext *context, int status)
 {
+    // An error reply to AUTH or PSUBSCRIBE (NOAUTH, WRONGPASS, NOPERM) ends the connection too,
+    // with the server's message in errstr.
     auto *self = static_cast<RedisSubscriber *>(context->data);
     if (self && context == self->m_context)
-        self->dropped();
+        self->dropped(status == REDIS_OK ? QString() : QString::fromUtf8(context->errstr));
 }
 
 void RedisSubscriber::onReply(redisAsyncContext *context, void *reply, void *)

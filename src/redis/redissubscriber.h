@@ -31,11 +31,16 @@ public:
 Q_SIGNALS:
     void message(const QByteArray &pattern, const QByteArray &channel, const QByteArray &payload);
     void subscribedChanged(bool subscribed);
+    // A connection attempt failed, the connection was lost, or the server refused it (a wrong
+    // password, no permission to subscribe); the message names the reason. Retrying goes on; a
+    // reason is reported again only once it changes.
+    void errorOccurred(const QString &message);
 
 private:
     void connectNow();
     void sendSubscriptions();
-    void dropped();
+    // `reason` is empty when the connection ended without an error.
+    void dropped(const QString &reason);
     void setSubscribed(bool subscribed);
 
     static void onConnect(const redisAsyncContext *context, int status);
@@ -48,6 +53,7 @@ private:
     QTimer m_retry;
     bool m_open = false;
     bool m_subscribed = false;
+    QString m_lastError; // the last reason reported, until subscribed again
 };
 
 } // namespace Cachedash

@@ -22,8 +22,8 @@ class ReportsApi;
 class SlidingWindowLimiter;
 
 // The reports service, whole: one Redis connection, the report source, the cache, the limiter,
-// the HTTP transport and the API that answers it, on the thread that creates it. Headless mode runs it alone; the window hosts
-// the same object.
+// the HTTP transport and the API that answers it, on the thread that creates it. Headless mode runs it alone;
+// the window hosts the same object.
 class Service : public QObject
 {
     Q_OBJECT

@@ -120,8 +120,8 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
         button->setText(name);
         button->setCheckable(true);
         button->setAutoRaise(true);
-        button->setObjectName(
-            QStringLiteral("filter") + (outcome ? QString::fromLatin1(outcomeName(*outcome)) : QStringLiteral("All")));
+        button->setObjectName(QStringLiteral("filter")
+            + (outcome ? QString::fromLatin1(outcomeName(*outcome)) : QStringLiteral("All")));
         button->setChecked(!outcome);
         group->addButton(button);
         filters->addWidget(button);
