@@ -15,7 +15,7 @@ ctest_args=()
 if [[ " $* " == *" --tsan "* ]]; then
     # The window with ServiceHost's service thread (and Qt's network and thread-pool threads), and
     # the two sides of the hand-over between them: RequestFeed with the log model, RedisObserver.
-    tsan_tests=(tst_mainwindow tst_requestlogmodel tst_redisobserver)
+    tsan_tests=(tst_mainwindow tst_servicehost tst_requestlogmodel tst_redisobserver)
     for t in "${tsan_tests[@]}"; do
         build_args+=(--target "$t")
     done

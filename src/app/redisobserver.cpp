@@ -112,8 +112,11 @@ void RedisObserver::pollSoon()
 
 QCoro::Task<> RedisObserver::poll()
 {
-    if (m_polling)
+    if (m_polling) {
+        // What changed may have been read already: read again once this poll is done.
+        m_pollAgain = true;
         co_return;
+    }
     m_polling = true;
     RedisClient &redis = m_service.redis();
     DashboardSnapshot s;
@@ -164,6 +167,8 @@ QCoro::Task<> RedisObserver::poll()
     }
     m_polling = false;
     Q_EMIT snapshotReady(s);
+    if (std::exchange(m_pollAgain, false))
+        pollSoon();
 }
 
 } // namespace Cachedash

@@ -48,6 +48,7 @@ private:
     QString m_region = QStringLiteral("emea");
     QString m_client = QStringLiteral("127.0.0.1");
     bool m_polling = false;
+    bool m_pollAgain = false; // a poll was asked for while one was running
     std::unique_ptr<RedisSubscriber> m_subscriber;
     QByteArray m_channelPrefix; // __keyspace@DB__:
 };

@@ -1,22 +1,19 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "api/reportsapi.h"
-#include "redis/redisclient.h"
 #include "cache/reportsource.h"
-#include "service/service.h"
+#include "redis/redisclient.h"
+#include "testlib/rawconnection.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
+#include "testlib/testservice.h"
 #include "testlib/testserviceoptions.h"
 
 #include <QDateTime>
-#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
-#include <QTcpSocket>
 #include <QTest>
-
-#include <qcoro/qcorotask.h>
 
 #include <memory>
 
@@ -26,8 +23,10 @@ using namespace std::chrono_literals;
 using namespace Cachedash;
 using Cachedash::Test::HeaderList;
 using Cachedash::Test::HttpResult;
+using Cachedash::Test::RawConnection;
 using Cachedash::Test::TestHttp;
 using Cachedash::Test::TestRedisServer;
+using Cachedash::Test::TestService;
 
 namespace {
 // Requests carry X-Forwarded-For from a trusted 127.0.0.1, so each test picks its own client and
@@ -72,11 +71,10 @@ private Q_SLOTS:
     void untrustedForwardedForIsIgnored();
 
 private:
-    std::unique_ptr<Service> startService(ServiceOptions options = {});
     ServiceOptions defaults() const;
 
     TestRedisServer m_redis;
-    std::unique_ptr<Service> m_service;
+    TestService m_service;
     std::unique_ptr<TestHttp> m_http;
 };
 
@@ -90,39 +88,27 @@ ServiceOptions tst_ReportsApi::defaults() const
     return Cachedash::Test::testServiceOptions(m_redis);
 }
 
-std::unique_ptr<Service> tst_ReportsApi::startService(ServiceOptions options)
-{
-    auto service = std::make_unique<Service>(std::move(options));
-    if (!QCoro::waitFor(service->start())) {
-        qWarning() << service->errorString();
-        return nullptr;
-    }
-    return service;
-}
-
 void tst_ReportsApi::init()
 {
     if (!m_redis.isRunning())
         QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
     QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
-    m_service = startService(defaults());
-    QVERIFY(m_service);
-    m_http = std::make_unique<TestHttp>(QUrl(m_service->baseUrl()));
+    QVERIFY2(m_service.start(defaults()), qPrintable(m_service.errorString()));
+    m_http = std::make_unique<TestHttp>(m_service.baseUrl());
 }
 
 void tst_ReportsApi::cleanup()
 {
     m_http.reset();
-    m_service.reset();
+    m_service.stop();
 }
 
 void tst_ReportsApi::seedWalkthrough()
 {
     ServiceOptions options = defaults();
     options.reportDelay = 1500ms; // the seed's own figure
-    m_service = startService(options);
-    QVERIFY(m_service);
-    TestHttp http{QUrl(m_service->baseUrl())};
+    QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+    TestHttp http{m_service.baseUrl()};
     const HeaderList me = from("198.51.100.10");
 
     // 1. First call: a miss, about 1.5 s, cached false.
@@ -205,9 +191,8 @@ void tst_ReportsApi::waitingRetryAfterIsEnough()
     ServiceOptions options = defaults();
     options.rateLimit = 2;
     options.rateWindow = 2s;
-    m_service = startService(options);
-    QVERIFY(m_service);
-    TestHttp http{QUrl(m_service->baseUrl())};
+    QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+    TestHttp http{m_service.baseUrl()};
     const HeaderList me = from("198.51.100.30");
     QCOMPARE(http.get(QStringLiteral("/livez")).status, 200);
     QCOMPARE(http.get(QStringLiteral("/reports/wait"), me).status, 200);
@@ -398,23 +383,19 @@ void tst_ReportsApi::pipelinedAnswersAreNotHeldBack()
     // answers leave back to back. With Nagle's algorithm on, the second would wait until the
     // client acknowledged the first, which a client may delay by 40 ms: ten rounds, 400 ms.
     QCOMPARE(m_http->get(QStringLiteral("/reports/nagle"), from("198.51.100.76")).status, 200);
-    QTcpSocket socket;
-    socket.connectToHost(QStringLiteral("127.0.0.1"), m_service->port());
-    QVERIFY(socket.waitForConnected(2000));
+    RawConnection connection(m_service->port());
+    QVERIFY(connection.waitForConnected());
     QElapsedTimer timer;
     timer.start();
     for (int i = 0; i < 10; ++i) {
-        socket.write(TestHttp::getRequest(QStringLiteral("/reports/nagle"),
-                         {{"X-Forwarded-For", "198.51.100." + QByteArray::number(100 + i)}})
+        connection.write(TestHttp::getRequest(QStringLiteral("/reports/nagle"),
+                             {{"X-Forwarded-For", "198.51.100." + QByteArray::number(100 + i)}})
             + TestHttp::getRequest(QStringLiteral("/livez")));
-        QByteArray received;
-        QDeadlineTimer deadline(2000);
-        while (!(received.count("HTTP/1.1 200") == 2 && received.endsWith("{\"status\":\"ok\"}"))
-            && !deadline.hasExpired()) {
-            QTest::qWait(1);
-            received += socket.readAll();
-        }
-        QCOMPARE(received.count("HTTP/1.1 200"), 2);
+        const QList<HttpResult> answers = connection.waitForAnswers(2 * (i + 1), 2000);
+        QCOMPARE(answers.size(), 2 * (i + 1));
+        QCOMPARE(answers.at(2 * i).status, 200);
+        QCOMPARE(answers.at(2 * i + 1).status, 200);
+        QCOMPARE(answers.at(2 * i + 1).body, QByteArray("{\"status\":\"ok\"}"));
     }
     const qint64 took = timer.elapsed();
     qInfo("10 pipelined pairs in %lld ms", took);
@@ -424,14 +405,15 @@ void tst_ReportsApi::pipelinedAnswersAreNotHeldBack()
 void tst_ReportsApi::clientLeavesDuringMiss()
 {
     {
-        QTcpSocket socket;
-        socket.connectToHost(QStringLiteral("127.0.0.1"), m_service->port());
-        QVERIFY(socket.waitForConnected(2000));
-        socket.write(
+        RawConnection leaver(m_service->port());
+        QVERIFY(leaver.waitForConnected());
+        leaver.write(
             TestHttp::getRequest(QStringLiteral("/reports/leaver"), {{"X-Forwarded-For", "198.51.100.90"}}));
-        QVERIFY(socket.waitForBytesWritten(2000));
-        QTest::qWait(50);
-        socket.abort();
+        QCOMPARE(leaver.socket().bytesToWrite(), qint64(0)); // the request has left
+        // The client leaves while its miss is computing.
+        QTRY_COMPARE(m_service->source().inFlight(), 1);
+        QCOMPARE(m_service->api().inFlight(), 1);
+        leaver.abort();
     }
     QTRY_COMPARE(m_service->api().inFlight(), 0);
     // The computation finished and was cached for the next reader; the server is fine.
@@ -475,9 +457,8 @@ void tst_ReportsApi::adminTokenGuardsRefresh()
 {
     ServiceOptions options = defaults();
     options.adminToken = "correct-horse-battery-staple";
-    m_service = startService(options);
-    QVERIFY(m_service);
-    TestHttp http{QUrl(m_service->baseUrl())};
+    QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+    TestHttp http{m_service.baseUrl()};
     const HttpResult open = http.post(QStringLiteral("/reports/emea/refresh"));
     QCOMPARE(open.status, 401);
     QVERIFY(open.header("www-authenticate").startsWith("Bearer"));
@@ -538,9 +519,8 @@ void tst_ReportsApi::untrustedForwardedForIsIgnored()
 {
     ServiceOptions options = defaults();
     options.trustedProxies.clear();
-    m_service = startService(options);
-    QVERIFY(m_service);
-    TestHttp http{QUrl(m_service->baseUrl())};
+    QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+    TestHttp http{m_service.baseUrl()};
     QList<QByteArray> requests;
     for (int i = 0; i < 20; ++i)
         requests << closing(QStringLiteral("/reports/spoof"), "203.0.113." + QByteArray::number(i + 1));

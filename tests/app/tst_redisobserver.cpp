@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/redisobserver.h"
-#include "service/service.h"
+#include "redis/redisclient.h"
 #include "testlib/testredisserver.h"
+#include "testlib/testservice.h"
+#include "testlib/testserviceoptions.h"
 
+#include <QDeadlineTimer>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTest>
 
 #include <qcoro/qcorotask.h>
 
+#include <algorithm>
+#include <functional>
+
 using namespace std::chrono_literals;
 using namespace Cachedash;
 using Cachedash::Test::TestRedisServer;
+using Cachedash::Test::TestService;
 
 class tst_RedisObserver : public QObject
 {
@@ -21,52 +29,54 @@ private Q_SLOTS:
     void withoutConfigItPolls();
 
 private:
-    std::unique_ptr<Service> start(const TestRedisServer &redis);
-    // The newest snapshot's PTTL once one satisfies `accept` within `ms`, or -99.
+    // The PTTL of the first snapshot from Redis that satisfies `accept` within `ms` (earlier ones
+    // are taken off the spy), or -99.
     static qint64 waitFor(QSignalSpy &spy, const std::function<bool(qint64)> &accept, int ms);
+    // Returns once the observer has handled every notification Redis sent before this call, and
+    // any snapshot that one asked for has been emitted. Redis writes a notification to the
+    // observer's subscriber in the turn of the command that caused it, so it arrives before the
+    // answer to any later command, here a PING on the service's connection; the event loop turn
+    // that delivers that answer has the notification too, and the observer asks for its snapshot
+    // on a zero timer, in the next turn. A poll asked for then goes over the same connection
+    // before a third PING, whose answer comes after the poll's, and so after its snapshot.
+    static bool notificationsHandled(Service &service);
 };
-
-std::unique_ptr<Service> tst_RedisObserver::start(const TestRedisServer &redis)
-{
-    ServiceOptions o;
-    o.redisUrl = RedisUrl::parse(redis.url()).value();
-    o.redisUrlGiven = true;
-    o.port = 0;
-    auto service = std::make_unique<Service>(o);
-    if (!QCoro::waitFor(service->start()))
-        return nullptr;
-    return service;
-}
 
 qint64 tst_RedisObserver::waitFor(QSignalSpy &spy, const std::function<bool(qint64)> &accept, int ms)
 {
-    QElapsedTimer timer;
-    timer.start();
-    while (timer.elapsed() < ms) {
+    const QDeadlineTimer deadline(ms);
+    do {
         while (!spy.isEmpty()) {
             const auto snapshot = spy.takeFirst().at(0).value<DashboardSnapshot>();
             if (snapshot.redisAnswered && accept(snapshot.reportPttlMs))
                 return snapshot.reportPttlMs;
         }
-        QTest::qWait(10);
-    }
+    } while (spy.wait(int(std::max<qint64>(1, deadline.remainingTime()))));
     return -99;
+}
+
+bool tst_RedisObserver::notificationsHandled(Service &service)
+{
+    for (int i = 0; i < 3; ++i) {
+        RedisPendingReply ping = service.redis().ping();
+        if (!QCoro::waitFor(ping).isOk())
+            return false;
+    }
+    return true;
 }
 
 void tst_RedisObserver::keyspaceNotificationsShowChangesAtOnce()
 {
     TestRedisServer redis;
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    auto service = start(redis);
-    QVERIFY(service);
+    TestService service;
+    QVERIFY2(service.start(Cachedash::Test::testServiceOptions(redis)), qPrintable(service.errorString()));
     RedisObserver observer(*service);
     observer.setPollInterval(60s); // from here on only a notification can bring news quickly
     observer.setRegion(QStringLiteral("emea"));
     QTRY_VERIFY(observer.notificationsActive());
     QVERIFY(redis.command({"CONFIG", "GET", "notify-keyspace-events"}).contains('K'));
     QSignalSpy spy(&observer, &RedisObserver::snapshotReady);
-    QTest::qWait(50);
-    spy.clear();
 
     QCOMPARE(redis.command({"SET", "report:emea", "{}", "EX", "30"}), QByteArray("OK"));
     QVERIFY(waitFor(
@@ -84,11 +94,20 @@ void tst_RedisObserver::keyspaceNotificationsShowChangesAtOnce()
     QCOMPARE(waitFor(
                  spy, [](qint64 pttl) { return pttl == -2; }, 2000),
         -2);
-    // Other regions' keys do not wake the observer.
+    // Other regions' keys do not wake the observer: once it has handled their notification, it
+    // has asked for no snapshot.
+    QVERIFY(notificationsHandled(*service));
     spy.clear();
     redis.command({"SET", "report:apac", "{}", "EX", "30"});
-    QTest::qWait(300);
+    QVERIFY(notificationsHandled(*service));
     QVERIFY(spy.isEmpty());
+    // While its own region's still do. (SET ... EX notifies twice, set and expire: the second may
+    // arrive during the poll the first started, which then reads again.)
+    QCOMPARE(redis.command({"SET", "report:emea", "{}", "EX", "30"}), QByteArray("OK"));
+    QVERIFY(notificationsHandled(*service));
+    QTRY_VERIFY(!spy.isEmpty());
+    QVERIFY(spy.size() <= 2);
+    QVERIFY(spy.last().at(0).value<DashboardSnapshot>().reportPttlMs > 29000);
 }
 
 void tst_RedisObserver::withoutConfigItPolls()
@@ -96,18 +115,23 @@ void tst_RedisObserver::withoutConfigItPolls()
     TestRedisServer locked;
     QVERIFY2(locked.start({QStringLiteral("--rename-command"), QStringLiteral("CONFIG"), QString()}),
         qPrintable(locked.errorString()));
-    auto service = start(locked);
-    QVERIFY(service);
+    TestService service;
+    QVERIFY2(service.start(Cachedash::Test::testServiceOptions(locked)), qPrintable(service.errorString()));
+    // The observer says that it falls back to polling (and QtTest fails the test if it does not).
+    QTest::ignoreMessage(QtInfoMsg, QRegularExpression(QStringLiteral("keyspace notifications unavailable")));
     RedisObserver observer(*service);
     observer.setPollInterval(200ms);
     observer.setRegion(QStringLiteral("emea"));
     QSignalSpy spy(&observer, &RedisObserver::snapshotReady);
-    QTest::qWait(300);
+    // Its first snapshot went over the connection after the refused CONFIG GET, so by then it has
+    // given up on notifications for good.
+    QVERIFY(spy.wait(2000));
     QVERIFY(!observer.notificationsActive());
     QCOMPARE(locked.command({"SET", "report:emea", "{}", "EX", "30"}), QByteArray("OK"));
     QVERIFY(waitFor(
                 spy, [](qint64 pttl) { return pttl > 28000; }, 1500)
         > 0);
+    QVERIFY(!observer.notificationsActive());
 }
 
 QTEST_GUILESS_MAIN(tst_RedisObserver)

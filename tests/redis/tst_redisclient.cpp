@@ -252,9 +252,11 @@ void tst_RedisClient::serverKilledFailsPendingCommandsPromptly()
     QSignalSpy states(client.get(), &RedisClient::stateChanged);
     // Keep the server busy so that the commands are still pending when it dies.
     m_server.command({"CLIENT", "PAUSE", "5000", "ALL"});
+    const quint64 generation = client->writeGeneration();
     RedisPendingReply first = client->get("a");
     RedisPendingReply second = client->get("b");
-    QTest::qWait(50);
+    // Both are on their way to the server, which holds them.
+    QTRY_VERIFY(client->writeGeneration() != generation);
     QVERIFY(!first.isFinished());
     QElapsedTimer timer;
     timer.start();
@@ -405,8 +407,10 @@ void tst_RedisClient::closeCompletesPendingCommands()
     auto client = readyClient(m_server.url());
     QVERIFY(client);
     m_server.command({"CLIENT", "PAUSE", "2000", "ALL"});
+    const quint64 generation = client->writeGeneration();
     RedisPendingReply pending = client->get("x");
-    QTest::qWait(20);
+    QTRY_VERIFY(client->writeGeneration() != generation); // sent, and held by the server
+    QVERIFY(!pending.isFinished());
     client->close();
     QVERIFY(pending.isFinished());
     QCOMPARE(QCoro::waitFor(pending).failureKind(), RedisReply::Failure::Closed);
@@ -419,8 +423,10 @@ void tst_RedisClient::destructorCompletesPendingCommands()
     auto client = readyClient(m_server.url());
     QVERIFY(client);
     m_server.command({"CLIENT", "PAUSE", "2000", "ALL"});
+    const quint64 generation = client->writeGeneration();
     RedisPendingReply pending = client->get("x");
-    QTest::qWait(20);
+    QTRY_VERIFY(client->writeGeneration() != generation); // sent, and held by the server
+    QVERIFY(!pending.isFinished());
     client.reset();
     QVERIFY(pending.isFinished());
     QCOMPARE(QCoro::waitFor(pending).failureKind(), RedisReply::Failure::Closed);

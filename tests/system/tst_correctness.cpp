@@ -4,29 +4,35 @@
 // "Two processes" are two Service instances with their own Redis connections and flights, sharing
 // one redis-server: everything they share goes through Redis, as between two processes.
 #include "api/reportsapi.h"
-#include "redis/redisclient.h"
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "service/service.h"
+#include "redis/redisclient.h"
+#include "testlib/rawconnection.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
+#include "testlib/testservice.h"
 #include "testlib/testserviceoptions.h"
+#include "testlib/testwait.h"
 
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QSet>
-#include <QTcpSocket>
 #include <QTest>
 
 #include <qcoro/qcorotask.h>
 
+#include <algorithm>
+#include <vector>
+
 using namespace std::chrono_literals;
 using namespace Cachedash;
 using Cachedash::Test::HttpResult;
+using Cachedash::Test::RawConnection;
 using Cachedash::Test::TestHttp;
 using Cachedash::Test::TestRedisServer;
+using Cachedash::Test::TestService;
 
 namespace {
 QByteArray clientIp(int n)
@@ -63,7 +69,6 @@ private Q_SLOTS:
 
 private:
     ServiceOptions options() const;
-    std::unique_ptr<Service> start(ServiceOptions options);
 
     TestRedisServer m_redis;
 };
@@ -86,21 +91,13 @@ ServiceOptions tst_Correctness::options() const
     return Cachedash::Test::testServiceOptions(m_redis);
 }
 
-std::unique_ptr<Service> tst_Correctness::start(ServiceOptions options)
-{
-    auto service = std::make_unique<Service>(std::move(options));
-    if (!QCoro::waitFor(service->start()))
-        return nullptr;
-    return service;
-}
-
 void tst_Correctness::stampedeInOneProcess()
 {
     ServiceOptions o = options();
     o.reportDelay = 1500ms;
-    auto service = start(o);
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     QList<QByteArray> requests;
     for (int i = 0; i < 20; ++i)
         requests << closingGet(QStringLiteral("/reports/stampede"), i);
@@ -128,39 +125,29 @@ void tst_Correctness::stampedeInOneProcess()
 
 void tst_Correctness::stampedeAcrossTwoProcesses()
 {
-    auto a = start(options());
-    auto b = start(options());
-    QVERIFY(a && b);
-    TestHttp httpA{QUrl(a->baseUrl())};
-    TestHttp httpB{QUrl(b->baseUrl())};
+    TestService a;
+    TestService b;
+    QVERIFY2(a.start(options()), qPrintable(a.errorString()));
+    QVERIFY2(b.start(options()), qPrintable(b.errorString()));
     QList<QByteArray> requests;
     for (int i = 0; i < 20; ++i)
         requests << closingGet(QStringLiteral("/reports/shared"), i);
     QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
     // Interleave the two instances' connections so that both see their misses at once.
-    std::vector<std::unique_ptr<QTcpSocket>> sockets;
+    std::vector<RawConnection> connections;
     for (int i = 0; i < 40; ++i) {
-        auto socket = std::make_unique<QTcpSocket>();
-        socket->connectToHost(QStringLiteral("127.0.0.1"), (i % 2 ? a : b)->port());
-        socket->write(requests[i / 2]);
-        sockets.push_back(std::move(socket));
+        connections.emplace_back((i % 2 ? a : b)->port());
+        connections.back().write(requests[i / 2]);
     }
-    QByteArrayList received(40);
-    QElapsedTimer timer;
-    timer.start();
-    int complete = 0;
-    while (complete < 40 && timer.elapsed() < 10000) {
-        QTest::qWait(5);
-        complete = 0;
-        for (int i = 0; i < 40; ++i) {
-            received[i] += sockets[size_t(i)]->readAll();
-            complete += !TestHttp::parseResponses(received[i]).isEmpty();
-        }
-    }
-    QCOMPARE(complete, 40);
+    const auto complete = [&connections] {
+        return std::count_if(
+            connections.begin(), connections.end(), [](RawConnection &c) { return !c.answers().isEmpty(); });
+    };
+    Cachedash::Test::waitUntil([&complete] { return complete() == 40; }, 10000);
+    QCOMPARE(complete(), 40);
     QSet<QString> reports;
-    for (const QByteArray &bytes : received) {
-        const HttpResult r = TestHttp::parseResponses(bytes).first();
+    for (RawConnection &connection : connections) {
+        const HttpResult r = connection.answers().first();
         QCOMPARE(r.status, 200);
         reports.insert(r.json().value(QLatin1String("generated_at")).toString());
     }
@@ -173,9 +160,9 @@ void tst_Correctness::stampedeAcrossTwoProcesses()
 
 void tst_Correctness::waitersTakeOverFromADeadLeaseHolder()
 {
-    auto service = start(options());
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(options()), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     // A lease left behind by a process that died mid-computation.
     QCOMPARE(m_redis.command({"SET", "report:orphan:lease", "dead-token", "PX", "600"}), QByteArray("OK"));
     QElapsedTimer timer;
@@ -203,9 +190,9 @@ void tst_Correctness::corruptEntriesAreMisses_data()
 void tst_Correctness::corruptEntriesAreMisses()
 {
     QFETCH(QByteArrayList, write);
-    auto service = start(options());
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(options()), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     QVERIFY(!m_redis.command(write).startsWith("(error)"));
     QTest::ignoreMessage(
         QtWarningMsg, QRegularExpression(QStringLiteral("ignoring the invalid entry under report:bad")));
@@ -225,20 +212,18 @@ void tst_Correctness::refreshDuringFillWins()
 {
     ServiceOptions o = options();
     o.reportDelay = 800ms;
-    auto service = start(o);
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
-    QTcpSocket reader;
-    reader.connectToHost(QStringLiteral("127.0.0.1"), service->port());
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
+    RawConnection reader(service->port());
     reader.write(closingGet(QStringLiteral("/reports/race"), 3));
     QTRY_COMPARE(service->source().inFlight(), 1);
     const HttpResult refresh = http.post(QStringLiteral("/reports/race/refresh"));
     QCOMPARE(refresh.status, 200);
     QCOMPARE(refresh.body, QByteArray("{\"invalidated\":false,\"fill_cancelled\":true}"));
     // The fill finishes after the refresh: its reader gets the report, but it is not stored.
-    QByteArray bytes;
-    QTRY_VERIFY_WITH_TIMEOUT(!TestHttp::parseResponses(bytes += reader.readAll()).isEmpty(), 3000);
-    QCOMPARE(TestHttp::parseResponses(bytes).first().status, 200);
+    QCOMPARE(reader.waitForAnswers(1, 3000).size(), 1);
+    QCOMPARE(reader.answers().first().status, 200);
     QCOMPARE(m_redis.command({"EXISTS", "report:race"}), QByteArray("0"));
     QCOMPARE(service->cache().counters().writesDiscarded, 1u);
     QCOMPARE(service->cache().counters().writes, 0u);
@@ -253,9 +238,9 @@ void tst_Correctness::pausedRedisBypassesWithinTheTimeout()
     ServiceOptions o = options();
     o.redisTimeout = 300ms;
     o.reportDelay = 300ms;
-    auto service = start(o);
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     QCOMPARE(m_redis.command({"CLIENT", "PAUSE", "2000", "ALL"}), QByteArray("OK"));
     QElapsedTimer timer;
     timer.start();
@@ -277,9 +262,9 @@ void tst_Correctness::limiterFailsClosedWhenAsked()
 {
     ServiceOptions o = options();
     o.rateLimitOnError = SlidingWindowLimiter::OnError::Deny;
-    auto service = start(o);
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     m_redis.stop();
     const HttpResult r = http.get(QStringLiteral("/reports/closed"), {{"X-Forwarded-For", clientIp(6)}});
     QCOMPARE(r.status, 503);
@@ -293,9 +278,9 @@ void tst_Correctness::limiterFailsClosedWhenAsked()
 
 void tst_Correctness::recoversAfterRedisRestart()
 {
-    auto service = start(options());
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(options()), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     const QList<std::pair<QByteArray, QByteArray>> me{{"X-Forwarded-For", clientIp(7)}};
     QCOMPARE(http.get(QStringLiteral("/reports/phoenix"), me).status, 200);
     m_redis.kill();
@@ -320,13 +305,14 @@ void tst_Correctness::staleWhileRevalidate()
     o.staleWhileRevalidate = 5s;
     o.reportDelay = 1000ms;
     o.rateLimit = 100;
-    auto service = start(o);
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     const HttpResult first = http.get(QStringLiteral("/reports/swr"));
     QCOMPARE(first.header("x-cache"), QByteArray("MISS"));
     const QString firstAt = first.json().value(QLatin1String("generated_at")).toString();
-    QTest::qWait(1100);
+    // The cache calls a report stale once less than the grace is left of its time in Redis.
+    QTRY_VERIFY_WITH_TIMEOUT(m_redis.command({"PTTL", "report:swr"}).toLongLong() <= 5000, 3000);
     // Expired, but inside the grace: served at once, cached, while one recomputation runs.
     QList<QByteArray> requests;
     for (int i = 0; i < 5; ++i)
@@ -354,9 +340,9 @@ void tst_Correctness::ttlJitterSpreadsExpiries()
     ServiceOptions o = options();
     o.cacheTtl = 30s;
     o.cacheTtlJitter = 10s;
-    auto service = start(o);
-    QVERIFY(service);
-    TestHttp http{QUrl(service->baseUrl())};
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    TestHttp http{service.baseUrl()};
     QList<QByteArray> requests;
     for (int i = 0; i < 20; ++i)
         requests << closingGet(QStringLiteral("/reports/jitter%1").arg(i), 20 + i);
@@ -374,10 +360,10 @@ void tst_Correctness::ttlJitterSpreadsExpiries()
 
 void tst_Correctness::readsOfOneTurnShareOneLookup()
 {
-    auto service = start(options());
-    QVERIFY(service);
+    TestService service;
+    QVERIFY2(service.start(options()), qPrintable(service.errorString()));
     ReportCache &cache = service->cache();
-    TestHttp http{QUrl(service->baseUrl())};
+    TestHttp http{service.baseUrl()};
     QCOMPARE(http.get(QStringLiteral("/reports/north")).status, 200);
     QCOMPARE(http.get(QStringLiteral("/reports/south")).status, 200);
     QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
@@ -401,8 +387,10 @@ void tst_Correctness::readsOfOneTurnShareOneLookup()
     // A read asked once the lookup has left does not take its answer: it might predate the
     // request. Here the lookup is held up in Redis while the second read is asked.
     m_redis.command({"CLIENT", "PAUSE", "300", "ALL"});
+    const quint64 generation = service->redis().writeGeneration();
     QCoro::Task<CacheRead> first = cache.read(QStringLiteral("north"));
-    QTest::qWait(50);
+    QVERIFY(Cachedash::Test::waitUntil(
+        [&service, generation] { return service->redis().writeGeneration() != generation; }, 250));
     QCoro::Task<CacheRead> second = cache.read(QStringLiteral("north"));
     QCOMPARE(QCoro::waitFor(first).outcome, CacheRead::Outcome::Hit);
     QCOMPARE(QCoro::waitFor(second).outcome, CacheRead::Outcome::Hit);

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "testhttp.h"
 
+#include "rawconnection.h"
+#include "testwait.h"
+
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QNetworkRequest>
-#include <QTcpSocket>
-#include <QTest>
 #include <QTimer>
 
-#include <memory>
+#include <algorithm>
+#include <vector>
 
 namespace Cachedash::Test {
 
@@ -70,83 +72,70 @@ QByteArray TestHttp::getRequest(const QString &path, const HeaderList &headers)
     return out + "\r\n";
 }
 
+qsizetype TestHttp::parseResponse(const QByteArray &data, qsizetype from, HttpResult *answer)
+{
+    const qsizetype headEnd = data.indexOf("\r\n\r\n", from);
+    if (headEnd < 0)
+        return 0;
+    const QList<QByteArray> lines = data.mid(from, headEnd - from).split('\n');
+    HttpResult r;
+    const QList<QByteArray> statusLine = lines.value(0).trimmed().split(' ');
+    r.version = statusLine.value(0);
+    r.status = statusLine.value(1).toInt();
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        const QByteArray line = lines[i].trimmed();
+        const qsizetype colon = line.indexOf(':');
+        if (colon > 0)
+            r.headers.insert(line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed());
+    }
+    // Informational, 204 and 304 answers end with their head, whatever Content-Length says.
+    const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
+    const qsizetype length = bodiless ? 0 : r.headers.value("content-length", "0").toLongLong();
+    const qsizetype bodyStart = headEnd + 4;
+    if (data.size() < bodyStart + length)
+        return 0;
+    r.body = data.mid(bodyStart, length);
+    *answer = std::move(r);
+    return bodyStart + length - from;
+}
+
 QList<HttpResult> TestHttp::parseResponses(const QByteArray &data)
 {
     QList<HttpResult> results;
+    HttpResult answer;
     qsizetype pos = 0;
-    while (pos < data.size()) {
-        const qsizetype headEnd = data.indexOf("\r\n\r\n", pos);
-        if (headEnd < 0)
-            break;
-        const QList<QByteArray> lines = data.mid(pos, headEnd - pos).split('\n');
-        HttpResult r;
-        const QList<QByteArray> statusLine = lines.value(0).trimmed().split(' ');
-        r.status = statusLine.value(1).toInt();
-        for (qsizetype i = 1; i < lines.size(); ++i) {
-            const QByteArray line = lines[i].trimmed();
-            const qsizetype colon = line.indexOf(':');
-            if (colon > 0)
-                r.headers.insert(line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed());
-        }
-        const qsizetype length = r.headers.value("content-length", "0").toLongLong();
-        const qsizetype bodyStart = headEnd + 4;
-        if (data.size() < bodyStart + length)
-            break;
-        r.body = data.mid(bodyStart, length);
-        results.append(r);
-        pos = bodyStart + length;
+    while (const qsizetype length = parseResponse(data, pos, &answer)) {
+        results.append(std::move(answer));
+        pos += length;
     }
     return results;
 }
 
 QList<HttpResult> TestHttp::concurrentRaw(const QList<QByteArray> &requests, int timeoutMs)
 {
-    std::vector<std::unique_ptr<QTcpSocket>> sockets;
-    std::vector<QByteArray> received(size_t(requests.size()));
-    QElapsedTimer timer;
-    timer.start();
+    std::vector<RawConnection> connections;
+    connections.reserve(size_t(requests.size()));
     for (const QByteArray &request : requests) {
-        auto socket = std::make_unique<QTcpSocket>();
-        socket->connectToHost(m_base.host(), quint16(m_base.port()));
-        socket->write(request);
-        sockets.push_back(std::move(socket));
+        connections.emplace_back(m_base);
+        connections.back().write(request);
     }
-    auto done = [&] {
-        for (size_t i = 0; i < sockets.size(); ++i) {
-            received[i] += sockets[i]->readAll();
-            if (parseResponses(received[i]).isEmpty()
-                && sockets[i]->state() != QAbstractSocket::UnconnectedState)
-                return false;
-        }
-        return true;
-    };
-    while (!done() && timer.elapsed() < timeoutMs)
-        QTest::qWait(5);
+    waitUntil(
+        [&connections] {
+            return std::all_of(connections.begin(), connections.end(),
+                [](RawConnection &c) { return !c.answers().isEmpty() || c.isClosed(); });
+        },
+        timeoutMs);
     QList<HttpResult> results;
-    for (size_t i = 0; i < sockets.size(); ++i) {
-        const QList<HttpResult> parsed = parseResponses(received[i]);
-        results.append(parsed.isEmpty() ? HttpResult{} : parsed.first());
-    }
+    for (RawConnection &connection : connections)
+        results.append(connection.answers().value(0));
     return results;
 }
 
 QList<HttpResult> TestHttp::rawOnOneConnection(const QByteArray &bytes, int expectedAnswers, int timeoutMs)
 {
-    QTcpSocket socket;
-    socket.connectToHost(m_base.host(), quint16(m_base.port()));
-    socket.write(bytes);
-    QByteArray received;
-    QElapsedTimer timer;
-    timer.start();
-    while (timer.elapsed() < timeoutMs) {
-        QTest::qWait(5);
-        received += socket.readAll();
-        if (parseResponses(received).size() >= expectedAnswers
-            || socket.state() == QAbstractSocket::UnconnectedState)
-            break;
-    }
-    received += socket.readAll();
-    return parseResponses(received);
+    RawConnection connection(m_base);
+    connection.write(bytes);
+    return connection.waitForAnswers(expectedAnswers, timeoutMs);
 }
 
 } // namespace Cachedash::Test

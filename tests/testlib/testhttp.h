@@ -16,6 +16,7 @@ namespace Cachedash::Test {
 struct HttpResult
 {
     int status = 0; // 0: no answer (connection failed or closed)
+    QByteArray version; // "HTTP/1.1", from the status line of an answer read off a raw connection
     QHash<QByteArray, QByteArray> headers; // names in lower case
     QByteArray body;
     qint64 elapsedMs = 0;
@@ -27,7 +28,8 @@ struct HttpResult
 using HeaderList = QList<std::pair<QByteArray, QByteArray>>;
 
 // A small synchronous HTTP client over QNetworkAccessManager that spins the event loop while it
-// waits, so a server in the same thread keeps serving.
+// waits, so a server in the same thread keeps serving; and the one parser of raw HTTP/1.1 answers
+// that the tests share.
 class TestHttp
 {
 public:
@@ -40,11 +42,14 @@ public:
     // Sends every raw request on its own connection at once, then waits for all the answers
     // (each request should say Connection: close). Answers come back in the order given.
     QList<HttpResult> concurrentRaw(const QList<QByteArray> &requests, int timeoutMs = 10000);
-    // Writes the bytes on one connection and reads until the server closes it or timeoutMs passes;
-    // returns every answer found, in the order received.
+    // Writes the bytes on one connection and reads until the server closes it, expectedAnswers
+    // have come, or timeoutMs passes; returns every answer found, in the order received.
     QList<HttpResult> rawOnOneConnection(const QByteArray &bytes, int expectedAnswers, int timeoutMs = 10000);
 
     static QByteArray getRequest(const QString &path, const HeaderList &headers = {});
+    // Parses the complete answer that starts at `from` in `data` into *answer and returns its
+    // length; returns 0, leaving *answer alone, while that answer is incomplete.
+    static qsizetype parseResponse(const QByteArray &data, qsizetype from, HttpResult *answer);
     // Parses as many complete HTTP/1.1 answers as `data` holds.
     static QList<HttpResult> parseResponses(const QByteArray &data);
 
