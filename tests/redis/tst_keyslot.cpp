@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "redis/keyslot.h"
+#include "testlib/testrediscluster.h"
 #include "testlib/testredisserver.h"
 
 #include <QRandomGenerator>
@@ -19,6 +20,7 @@ private Q_SLOTS:
     void knownSlots_data();
     void knownSlots();
     void agreesWithRedis();
+    void routesLikeACluster();
 };
 
 void tst_KeySlot::crc16CheckValue()
@@ -76,6 +78,31 @@ void tst_KeySlot::agreesWithRedis()
         const QByteArray expected
             = server.command({QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("KEYSLOT"), key});
         QCOMPARE(QByteArray::number(keySlot(key)), expected);
+    }
+}
+
+void tst_KeySlot::routesLikeACluster()
+{
+    Cachedash::Test::TestRedisCluster cluster;
+    QVERIFY2(cluster.start(3, 1), qPrintable(cluster.errorString()));
+    QCOMPARE(cluster.size(), 6);
+    for (const QByteArray &key : {QByteArray("report:emea"), QByteArray("{report:emea}:lease"),
+             QByteArray("rate:sliding:127.0.0.1"), QByteArray("report:apac"), QByteArray("report:amer")}) {
+        const int slot = keySlot(key);
+        const int owner = cluster.primaryFor(slot);
+        QVERIFY2(owner >= 0 && owner < 3, key.constData());
+        // The primary keySlot() names stores the key; another one redirects to it.
+        QCOMPARE(cluster.server(owner).command({"SET", key, "1"}), QByteArray("OK"));
+        const int other = (owner + 1) % 3;
+        QCOMPARE(cluster.server(other).command({"GET", key}),
+            "(error) MOVED " + QByteArray::number(slot)
+                + " 127.0.0.1:" + QByteArray::number(cluster.server(owner).port()));
+        // Its replica holds a copy once replication caught up.
+        const int replica = 3 + owner;
+        QCOMPARE(cluster.node(replica).primary, owner);
+        const QByteArrayList count{"CLUSTER", "COUNTKEYSINSLOT", QByteArray::number(slot)};
+        QTRY_COMPARE(cluster.server(replica).command(count), cluster.server(owner).command(count));
+        QVERIFY(cluster.server(owner).command(count).toInt() >= 1);
     }
 }
 

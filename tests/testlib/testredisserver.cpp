@@ -2,6 +2,7 @@
 #include "testredisserver.h"
 
 #include <QDeadlineTimer>
+#include <QFile>
 #include <QHostAddress>
 #include <QStandardPaths>
 #include <QTcpServer>
@@ -15,14 +16,6 @@
 namespace Cachedash::Test {
 
 namespace {
-
-quint16 freeLoopbackPort()
-{
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return probe.serverPort();
-}
 
 QByteArray render(const redisReply *reply)
 {
@@ -57,13 +50,22 @@ QString TestRedisServer::serverBinary()
     return QStandardPaths::findExecutable(QStringLiteral("redis-server"));
 }
 
+quint16 TestRedisServer::freeLoopbackPort()
+{
+    QTcpServer probe;
+    if (!probe.listen(QHostAddress::LocalHost, 0))
+        return 0;
+    return probe.serverPort();
+}
+
 bool TestRedisServer::start(const QStringList &extraArgs)
 {
     if (serverBinary().isEmpty()) {
         m_error = QStringLiteral("redis-server is not installed: apt-get install redis-server");
         return false;
     }
-    m_dir = std::make_unique<QTemporaryDir>();
+    if (m_sentinelConfig.isEmpty() || !m_dir) // a Sentinel's configuration is in its directory already
+        m_dir = std::make_unique<QTemporaryDir>();
     if (!m_dir->isValid()) {
         m_error = QStringLiteral("cannot create a temporary directory: ") + m_dir->errorString();
         return false;
@@ -76,6 +78,23 @@ bool TestRedisServer::start(const QStringList &extraArgs)
             return true;
     }
     return false;
+}
+
+bool TestRedisServer::startSentinel(const QByteArray &config, const QStringList &extraArgs)
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    if (!m_dir->isValid()) {
+        m_error = QStringLiteral("cannot create a temporary directory: ") + m_dir->errorString();
+        return false;
+    }
+    QFile file(m_dir->filePath(QStringLiteral("sentinel.conf")));
+    if (!file.open(QIODevice::WriteOnly) || file.write(config) != config.size()) {
+        m_error = QStringLiteral("cannot write %1: %2").arg(file.fileName(), file.errorString());
+        return false;
+    }
+    file.close();
+    m_sentinelConfig = file.fileName();
+    return start(extraArgs);
 }
 
 bool TestRedisServer::restart()
@@ -91,7 +110,10 @@ bool TestRedisServer::launch()
     m_process->setWorkingDirectory(m_dir->path());
     // If the test process dies, so does its server: no orphan keeps the port.
     m_process->setChildProcessModifier([] { ::prctl(PR_SET_PDEATHSIG, SIGKILL); });
-    QStringList args{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+    QStringList args;
+    if (!m_sentinelConfig.isEmpty())
+        args << m_sentinelConfig << QStringLiteral("--sentinel");
+    args << QStringList{QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
         QStringLiteral("127.0.0.1"), QStringLiteral("--unixsocket"), socketPath(),
         QStringLiteral("--unixsocketperm"), QStringLiteral("700"), QStringLiteral("--save"), QString(),
         QStringLiteral("--appendonly"), QStringLiteral("no"), QStringLiteral("--dir"), m_dir->path(),

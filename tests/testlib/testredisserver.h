@@ -26,6 +26,9 @@ public:
     // answers PING. On failure returns false with a message naming the reason; a missing
     // redis-server names the Debian package.
     bool start(const QStringList &extraArgs = {});
+    // Starts a Sentinel (redis-server --sentinel) with `config` as its configuration file, which
+    // it rewrites as it learns; the same ports, directory and lifetime as a server.
+    bool startSentinel(const QByteArray &config, const QStringList &extraArgs = {});
     // Starts again on the same port and socket, with the same arguments.
     bool restart();
     // SIGTERM and wait.
@@ -53,6 +56,8 @@ public:
     // The "calls" count of INFO commandstats for one command (lower case, e.g. "evalsha").
     qint64 commandCalls(const QByteArray &command) const;
 
+    // A loopback port that was free when asked (0 if none).
+    static quint16 freeLoopbackPort();
     // The redis-server binary found on PATH, or empty.
     static QString serverBinary();
 
@@ -63,6 +68,7 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<QProcess> m_process;
     QStringList m_extraArgs;
+    QString m_sentinelConfig; // the configuration file, for a Sentinel
     QString m_error;
     QString m_password;
     quint16 m_port = 0;
