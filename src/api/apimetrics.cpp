@@ -41,12 +41,11 @@ void ApiMetrics::write(MetricsWriter &out, const HttpServer &transport, int inFl
             out.histogram("cachedash_http_request_duration_seconds", m_durations[r],
                 MetricsWriter::label("route", routeName(Route(r))));
     }
-    out.family("cachedash_http_requests_in_flight", "gauge", "Requests read and not answered yet.");
-    out.sample("cachedash_http_requests_in_flight", inFlight);
+    out.single("cachedash_http_requests_in_flight", "gauge", "Requests read and not answered yet.", inFlight);
 
     const HttpServer::Counters &connections = transport.counters();
-    out.family("cachedash_http_connections_open", "gauge", "HTTP connections open.");
-    out.sample("cachedash_http_connections_open", transport.connectionCount());
+    out.single(
+        "cachedash_http_connections_open", "gauge", "HTTP connections open.", transport.connectionCount());
     out.family("cachedash_http_connections_total", "counter",
         "HTTP connections: accepted; refused (503, all busy at the cap); evicted (idle, closed to make "
         "room); timed_out (a request did not arrive whole in time).");

@@ -23,7 +23,6 @@ class ApiMetrics
 {
 public:
     void count(Route route, int status, std::chrono::nanoseconds took, Outcome outcome);
-    quint64 outcomes(Outcome outcome) const { return m_outcomes[size_t(outcome)]; }
 
     void write(MetricsWriter &out, const HttpServer &transport, int inFlight) const;
 

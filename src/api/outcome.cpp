@@ -17,13 +17,4 @@ QByteArray outcomeName(Outcome outcome)
     return QByteArray::fromRawData(name, qsizetype(std::char_traits<char>::length(name)));
 }
 
-std::optional<Outcome> outcomeNamed(QByteArrayView name)
-{
-    for (Outcome outcome : AllOutcomes) {
-        if (!name.isEmpty() && outcomeName(outcome) == name)
-            return outcome;
-    }
-    return std::nullopt;
-}
-
 } // namespace Cachedash

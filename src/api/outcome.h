@@ -2,11 +2,9 @@
 #pragma once
 
 #include <QByteArray>
-#include <QByteArrayView>
 #include <QMetaType>
 
 #include <array>
-#include <optional>
 
 namespace Cachedash {
 
@@ -27,8 +25,6 @@ inline constexpr std::array<Outcome, 7> AllOutcomes{Outcome::None, Outcome::Hit,
 
 // "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR"; empty for None. Static text: no allocation.
 QByteArray outcomeName(Outcome outcome);
-// The outcome of that name (as outcomeName() spells it), or nothing.
-std::optional<Outcome> outcomeNamed(QByteArrayView name);
 
 } // namespace Cachedash
 

@@ -310,19 +310,16 @@ QCoro::Task<std::optional<ReportCache::Invalidation>> ReportCache::invalidate(QS
 
 void ReportCache::writeMetrics(MetricsWriter &out) const
 {
-    out.family("cachedash_cache_writes_total", "counter", "Reports stored in Redis.");
-    out.sample("cachedash_cache_writes_total", double(m_counters.writes));
-    out.family(
-        "cachedash_cache_writes_discarded_total", "counter", "Computations whose write a refresh cancelled.");
-    out.sample("cachedash_cache_writes_discarded_total", double(m_counters.writesDiscarded));
-    out.family(
-        "cachedash_cache_shared_total", "counter", "Misses answered by another request's computation.");
-    out.sample("cachedash_cache_shared_total", double(m_counters.shared));
-    out.family("cachedash_cache_corrupt_entries_total", "counter", "Invalid values found under report keys.");
-    out.sample("cachedash_cache_corrupt_entries_total", double(m_counters.corrupt));
-    out.family(
-        "cachedash_cache_revalidations_total", "counter", "Background recomputations of stale reports.");
-    out.sample("cachedash_cache_revalidations_total", double(m_counters.revalidations));
+    out.single(
+        "cachedash_cache_writes_total", "counter", "Reports stored in Redis.", double(m_counters.writes));
+    out.single("cachedash_cache_writes_discarded_total", "counter",
+        "Computations whose write a refresh cancelled.", double(m_counters.writesDiscarded));
+    out.single("cachedash_cache_shared_total", "counter", "Misses answered by another request's computation.",
+        double(m_counters.shared));
+    out.single("cachedash_cache_corrupt_entries_total", "counter", "Invalid values found under report keys.",
+        double(m_counters.corrupt));
+    out.single("cachedash_cache_revalidations_total", "counter",
+        "Background recomputations of stale reports.", double(m_counters.revalidations));
 }
 
 } // namespace Cachedash

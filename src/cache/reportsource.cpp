@@ -44,10 +44,10 @@ QCoro::Task<std::optional<Report>> ReportSource::compute(QString region)
 
 void ReportSource::writeMetrics(MetricsWriter &out) const
 {
-    out.family("cachedash_report_computations_total", "counter", "Slow report computations started.");
-    out.sample("cachedash_report_computations_total", double(m_computations));
-    out.family("cachedash_report_computations_in_flight", "gauge", "Report computations under way.");
-    out.sample("cachedash_report_computations_in_flight", m_inFlight);
+    out.single("cachedash_report_computations_total", "counter", "Slow report computations started.",
+        double(m_computations));
+    out.single(
+        "cachedash_report_computations_in_flight", "gauge", "Report computations under way.", m_inFlight);
     out.family(
         "cachedash_report_computation_duration_seconds", "histogram", "How long report computations took.");
     out.histogram("cachedash_report_computation_duration_seconds", m_times);

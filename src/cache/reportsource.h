@@ -34,7 +34,6 @@ public:
     // Computations under way.
     int inFlight() const { return m_inFlight; }
     quint64 computations() const { return m_computations; }
-    const Histogram &computationTimes() const { return m_times; }
     // cachedash_report_computation*: computations started, under way, and how long they took.
     void writeMetrics(MetricsWriter &out) const override;
 

@@ -18,6 +18,12 @@ public:
 
     // Starts a family: "# HELP name help" and "# TYPE name type" (counter, gauge, histogram).
     void family(QByteArrayView name, QByteArrayView type, QByteArrayView help);
+    // A family with a single unlabelled sample: family(), then sample(name, value).
+    void single(QByteArrayView name, QByteArrayView type, QByteArrayView help, double value)
+    {
+        family(name, type, help);
+        sample(name, value);
+    }
     // One sample: name{labels} value. `labels` is "key=\"value\",..." or empty (see label()).
     void sample(QByteArrayView name, QByteArrayView labels, double value);
     void sample(QByteArrayView name, double value) { sample(name, {}, value); }

@@ -530,17 +530,15 @@ QCoro::Task<RedisReply> RedisClient::evalScript(RedisScript script, QByteArrayLi
 
 void RedisClient::writeMetrics(MetricsWriter &out) const
 {
-    out.family("cachedash_redis_up", "gauge", "1 while the Redis connection is ready.");
-    out.sample("cachedash_redis_up", isReady() ? 1 : 0);
-    out.family("cachedash_redis_commands_total", "counter", "Commands sent to Redis.");
-    out.sample("cachedash_redis_commands_total", double(m_stats.commands));
-    out.family(
-        "cachedash_redis_writes_total", "counter", "Socket writes to Redis (pipelined commands share one).");
-    out.sample("cachedash_redis_writes_total", double(m_stats.writeEvents));
-    out.family("cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.");
-    out.sample("cachedash_redis_timeouts_total", double(m_stats.timeouts));
-    out.family("cachedash_redis_connects_total", "counter", "Redis connections that became ready.");
-    out.sample("cachedash_redis_connects_total", double(m_stats.connects));
+    out.single("cachedash_redis_up", "gauge", "1 while the Redis connection is ready.", isReady() ? 1 : 0);
+    out.single(
+        "cachedash_redis_commands_total", "counter", "Commands sent to Redis.", double(m_stats.commands));
+    out.single("cachedash_redis_writes_total", "counter",
+        "Socket writes to Redis (pipelined commands share one).", double(m_stats.writeEvents));
+    out.single("cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.",
+        double(m_stats.timeouts));
+    out.single("cachedash_redis_connects_total", "counter", "Redis connections that became ready.",
+        double(m_stats.connects));
     out.family("cachedash_redis_command_duration_seconds", "histogram", "Round-trip time of Redis commands.");
     out.histogram("cachedash_redis_command_duration_seconds", m_roundTrips);
 }

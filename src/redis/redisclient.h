@@ -89,8 +89,6 @@ public:
     // Moves on whenever the commands issued so far are handed to the socket: two commands issued
     // while it stays the same leave together, after both were issued.
     quint64 writeGeneration() const { return m_stats.writeEvents; }
-    // Time from sending a command to its reply, for commands that got one.
-    const Histogram &roundTrips() const { return m_roundTrips; }
     // The last connection error, empty once connected.
     QString lastError() const { return m_lastError; }
     // cachedash_redis_*: whether the connection is up, commands, writes, timeouts, connects and
@@ -179,7 +177,7 @@ private:
     QString m_lastError;
     QString m_dropReason;
     Stats m_stats;
-    Histogram m_roundTrips;
+    Histogram m_roundTrips; // from sending a command to its reply, for commands that got one
 };
 
 } // namespace Cachedash

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "redis/redisclient.h"
 #include "ratelimit/slidingwindowlimiter.h"
+#include "redis/redisclient.h"
 #include "testlib/testredisserver.h"
 
 #include <QTest>
