@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include <QJsonObject>
 #include <QString>
 
 #include <qcoro/qcorotask.h>
@@ -16,6 +17,8 @@ public:
     {
         bool up = false;
         QString detail; // why not, when down
+        QString state; // "up", "down", or "partial" (some parts answer); from `up` when empty
+        QJsonObject details; // more to say, as members of the answer ("mode", "nodes")
     };
 
     virtual ~HealthCheck() = default;

@@ -11,6 +11,7 @@
 #include "http/clientidentity.h"
 #include "http/httpserver.h"
 
+#include <QJsonDocument>
 #include <QMetaMethod>
 
 #include <array>
@@ -135,15 +136,19 @@ QCoro::Task<> ReportsApi::health(ApiRequest request)
 {
     QCoro::Task<HealthCheck::Status> checking = m_c.health.check();
     const HealthCheck::Status status = co_await checking;
-    if (status.up)
-        respond(request, HttpResponse::json(200, QByteArrayLiteral("{\"status\":\"ok\",\"redis\":\"up\"}")),
-            Outcome::None);
-    else
-        respond(request,
-            HttpResponse::json(503,
-                QByteArrayLiteral("{\"status\":\"degraded\",\"redis\":\"down\",\"detail\":")
-                    + jsonString(status.detail) + '}'),
-            Outcome::None);
+    // {"status":"ok","redis":"up",...}: the two members every version had come first.
+    const QString state
+        = !status.state.isEmpty() ? status.state : status.up ? QStringLiteral("up") : QStringLiteral("down");
+    QByteArray body = QByteArrayLiteral("{\"status\":") + (status.up ? "\"ok\"" : "\"degraded\"")
+        + QByteArrayLiteral(",\"redis\":") + jsonString(state);
+    if (!status.up)
+        body += QByteArrayLiteral(",\"detail\":") + jsonString(status.detail);
+    if (!status.details.isEmpty()) {
+        const QByteArray more = QJsonDocument(status.details).toJson(QJsonDocument::Compact);
+        body += ',' + more.mid(1, more.size() - 2);
+    }
+    body += '}';
+    respond(request, HttpResponse::json(status.up ? 200 : 503, body), Outcome::None);
 }
 
 QByteArray ReportsApi::renderMetrics() const

@@ -12,7 +12,10 @@ namespace Cachedash {
 struct DashboardSnapshot
 {
     bool redisAnswered = false;
-    QString redisState; // up, connecting, reconnecting, down
+    QString redisState; // up, connecting, down (for a cluster: "2 of 3 primaries up")
+    QString redisMode; // "standalone", "cluster, 3 primaries", "sentinel, master cachedash at host:port"
+    QString reportNode; // host:port of the node that holds reportKey
+    QString limiterNode; // and limiterKey
     QString region;
     QByteArray reportKey;
     qint64 reportPttlMs = -2; // -2: no such key

@@ -6,23 +6,29 @@
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
 #include "ratelimit/slidingwindowlimiter.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "redis/redissubscriber.h"
 #include "service/service.h"
+
+#include <QPointer>
 
 using namespace std::chrono;
 
 namespace Cachedash {
 
 namespace {
-QString stateName(RedisClient::State state)
+QString stateName(const RedisRouter &redis)
 {
-    switch (state) {
-    case RedisClient::State::Ready: return QStringLiteral("up");
-    case RedisClient::State::Connecting: return QStringLiteral("connecting");
-    case RedisClient::State::Reconnecting: return QStringLiteral("reconnecting");
-    default: return QStringLiteral("down");
+    if (redis.isReady())
+        return QStringLiteral("up");
+    if (redis.mode() == RedisRouter::Mode::Unknown)
+        return QStringLiteral("connecting");
+    const QList<RedisRouter::Node> nodes = redis.nodes();
+    if (nodes.size() > 1) {
+        const auto up = std::count_if(nodes.begin(), nodes.end(), [](const auto &node) { return node.up; });
+        return QStringLiteral("%1 of %2 primaries up").arg(up).arg(nodes.size());
     }
+    return QStringLiteral("down");
 }
 } // namespace
 
@@ -33,7 +39,8 @@ RedisObserver::RedisObserver(Service &service, QObject *parent)
     m_timer.setInterval(100);
     connect(&m_timer, &QTimer::timeout, this, [this] { poll(); });
     m_timer.start();
-    enableNotifications();
+    connect(&m_service.redis(), &RedisRouter::topologyChanged, this, &RedisObserver::followReportNode);
+    followReportNode();
 }
 
 RedisObserver::~RedisObserver() = default;
@@ -48,14 +55,29 @@ bool RedisObserver::notificationsActive() const
     return m_subscriber && m_subscriber->isSubscribed();
 }
 
-QCoro::Task<> RedisObserver::enableNotifications()
+void RedisObserver::followReportNode()
+{
+    const QString node = m_service.redis().nodeFor(ReportCache::keyFor(m_region));
+    if (node.isEmpty() || node == m_listenedNode)
+        return;
+    m_listenedNode = node;
+    m_subscriber.reset();
+    enableNotifications(node);
+}
+
+QCoro::Task<> RedisObserver::enableNotifications(QString node)
 {
     // Keyspace notifications for report keys: K (keyspace channel), g (DEL, EXPIRE), x (expired),
     // $ (SET). The server's other flags are kept. A server that refuses CONFIG (managed Redis, ACLs)
     // is simply polled.
-    RedisClient &redis = m_service.redis();
-    RedisPendingReply current = redis.configGet(QByteArrayLiteral("notify-keyspace-events"));
+    QPointer<RedisObserver> self(this);
+    RedisRouter &redis = m_service.redis();
+    const QByteArray at = ReportCache::keyFor(m_region);
+    const QByteArrayList get{QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), QByteArrayLiteral("notify-keyspace-events")};
+    RedisPendingReply current = redis.command(at, get);
     const RedisReply flags = co_await current;
+    if (!self || node != m_listenedNode)
+        co_return;
     if (!flags.isArray() || flags.elements().size() != 2) {
         qCInfo(lcApp, "keyspace notifications unavailable (%s); polling Redis instead",
             qPrintable(flags.errorText().simplified()));
@@ -68,8 +90,12 @@ QCoro::Task<> RedisObserver::enableNotifications()
             wanted += flag;
     }
     if (wanted != flags.elements()[1].bytes()) {
-        RedisPendingReply set = redis.configSet(QByteArrayLiteral("notify-keyspace-events"), wanted);
-        const RedisReply done = co_await set;
+        const QByteArrayList set{QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"),
+            QByteArrayLiteral("notify-keyspace-events"), wanted};
+        RedisPendingReply setting = redis.command(at, set);
+        const RedisReply done = co_await setting;
+        if (!self || node != m_listenedNode)
+            co_return;
         if (!done.isOk()) {
             qCInfo(lcApp, "keyspace notifications unavailable (%s); polling Redis instead",
                 qPrintable(done.errorText().simplified()));
@@ -78,7 +104,16 @@ QCoro::Task<> RedisObserver::enableNotifications()
     }
     m_channelPrefix = QByteArrayLiteral("__keyspace@") + QByteArray::number(redis.url().database)
         + QByteArrayLiteral("__:");
-    m_subscriber = std::make_unique<RedisSubscriber>(redis.url());
+    // The node's own address, with the service's credentials and database.
+    RedisUrl url = redis.url();
+    const qsizetype colon = node.lastIndexOf(u':');
+    if (url.transport == RedisUrl::Transport::Tcp && colon > 0) {
+        QString host = node.left(colon);
+        if (host.startsWith(u'[') && host.endsWith(u']'))
+            host = host.mid(1, host.size() - 2);
+        url = url.withAddress(RedisUrl::Address{host, quint16(node.mid(colon + 1).toUInt())});
+    }
+    m_subscriber = std::make_unique<RedisSubscriber>(url);
     connect(m_subscriber.get(), &RedisSubscriber::message, this,
         [this](
             const QByteArray &, const QByteArray &channel, const QByteArray &) { onNotification(channel); });
@@ -96,6 +131,7 @@ void RedisObserver::onNotification(const QByteArray &channel)
 void RedisObserver::setRegion(const QString &region)
 {
     m_region = region;
+    followReportNode();
     pollSoon();
 }
 
@@ -118,7 +154,7 @@ QCoro::Task<> RedisObserver::poll()
         co_return;
     }
     m_polling = true;
-    RedisClient &redis = m_service.redis();
+    RedisRouter &redis = m_service.redis();
     DashboardSnapshot s;
     s.region = m_region;
     s.reportKey = ReportCache::keyFor(m_region);
@@ -129,22 +165,30 @@ QCoro::Task<> RedisObserver::poll()
     s.freshTtlSeconds = m_service.cache().settings().ttl.count();
     s.computations = m_service.source().computations();
     s.computing = m_service.source().inFlight();
-    s.redisState = stateName(redis.state());
-    if (redis.isReady()) {
+    s.redisState = stateName(redis);
+    s.redisMode = redis.describe();
+    s.reportNode = redis.nodeFor(s.reportKey);
+    s.limiterNode = redis.nodeFor(s.limiterKey);
+    if (redis.mode() != RedisRouter::Mode::Unknown) {
+        QPointer<RedisObserver> self(this);
         RedisPendingReply ttl = redis.pttl(s.reportKey);
         // The oldest entry (it leaves next) and the newest hundred: a permissive limiter under load
         // can hold hundreds of thousands, and neither Redis nor the picture needs them all.
-        RedisPendingReply count = redis.command({QByteArrayLiteral("ZCARD"), s.limiterKey});
-        RedisPendingReply oldest = redis.command(
-            {QByteArrayLiteral("ZRANGE"), s.limiterKey, "0", "0", QByteArrayLiteral("WITHSCORES")});
-        RedisPendingReply newest = redis.command(
-            {QByteArrayLiteral("ZRANGE"), s.limiterKey, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
-        RedisPendingReply time = redis.time();
+        const QByteArray &key = s.limiterKey;
+        RedisPendingReply count = redis.command(key, {QByteArrayLiteral("ZCARD"), key});
+        RedisPendingReply oldest
+            = redis.command(key, {QByteArrayLiteral("ZRANGE"), key, "0", "0", QByteArrayLiteral("WITHSCORES")});
+        RedisPendingReply newest
+            = redis.command(key, {QByteArrayLiteral("ZRANGE"), key, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
+        // The limiter decides with its node's clock: the picture uses the same.
+        RedisPendingReply time = redis.command(key, {QByteArrayLiteral("TIME")});
         const RedisReply ttlReply = co_await ttl;
         const RedisReply countReply = co_await count;
         const RedisReply oldestReply = co_await oldest;
         const RedisReply newestReply = co_await newest;
         const RedisReply timeReply = co_await time;
+        if (!self)
+            co_return;
         if (ttlReply.isInteger() && countReply.isInteger() && oldestReply.isArray() && newestReply.isArray()
             && timeReply.isArray() && timeReply.elements().size() == 2) {
             s.redisAnswered = true;

@@ -17,8 +17,10 @@ class RedisSubscriber;
 class Service;
 
 // Reads, ten times a second, what the window shows of Redis: the watched report's PTTL and the
-// watched client's limiter entries, with Redis's own clock, pipelined in one round trip. Lives on
-// the service's thread and uses its connection.
+// watched client's limiter entries, with the clock of the node that holds them, pipelined in one
+// round trip per node. Keyspace notifications come from the node that holds the watched report
+// (they are per node on a cluster), followed there when its slot moves. Lives on the service's
+// thread and uses its connections.
 class RedisObserver : public QObject
 {
     Q_OBJECT
@@ -40,7 +42,9 @@ Q_SIGNALS:
 
 private:
     QCoro::Task<> poll();
-    QCoro::Task<> enableNotifications();
+    // Subscribes to the node holding the watched report, if that is not the one listened to.
+    void followReportNode();
+    QCoro::Task<> enableNotifications(QString node);
     void onNotification(const QByteArray &channel);
 
     Service &m_service;
@@ -51,6 +55,7 @@ private:
     bool m_pollAgain = false; // a poll was asked for while one was running
     std::unique_ptr<RedisSubscriber> m_subscriber;
     QByteArray m_channelPrefix; // __keyspace@DB__:
+    QString m_listenedNode; // the node m_subscriber listens to (or is being set up for)
 };
 
 } // namespace Cachedash

@@ -4,7 +4,7 @@
 #include "redisobserver.h"
 
 #include "api/reportsapi.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "service/service.h"
 
 #include <QEventLoop>

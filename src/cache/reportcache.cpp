@@ -5,7 +5,7 @@
 #include "flight_p.h"
 #include "reportsource.h"
 
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 
 #include <QCryptographicHash>
 #include <QRandomGenerator>
@@ -24,13 +24,14 @@ QByteArray randomToken()
 }
 } // namespace
 
-ReportCache::ReportCache(RedisClient &redis, ReportSource &source, Settings settings)
+ReportCache::ReportCache(RedisRouter &redis, ReportSource &source, Settings settings)
     : m_redis(redis)
     , m_source(source)
     , m_settings(settings)
     , m_fillScript(RedisScript::fromFile(QStringLiteral(":/lua/report_fill.lua")))
 {
     Q_ASSERT_X(!m_fillScript.isNull(), "ReportCache", "the Lua script resource is missing");
+    m_redis.registerScript(m_fillScript);
 }
 
 ReportCache::~ReportCache() = default;
@@ -40,10 +41,11 @@ QByteArray ReportCache::keyFor(const QString &region)
     return QByteArrayLiteral("report:") + region.toUtf8();
 }
 
-// A region never contains ':', so no region's key can be another's lease.
+// The report's key as a hash tag: the lease lives in the report's cluster slot, so the fill script
+// may touch both. A region never contains '{', so no report key can be a lease.
 QByteArray ReportCache::leaseKeyFor(const QString &region)
 {
-    return keyFor(region) + QByteArrayLiteral(":lease");
+    return '{' + keyFor(region) + QByteArrayLiteral("}:lease");
 }
 
 QByteArray ReportCache::fingerprint(const QByteArray &stored)
@@ -70,7 +72,7 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
 {
     // A read that finds the lookup of its region not sent yet shares it: the lookup still runs
     // after this request arrived, so the answer is as fresh as one of its own.
-    const quint64 generation = m_redis.writeGeneration();
+    const quint64 generation = m_redis.writeGeneration(keyFor(region));
     if (const auto it = m_reads.constFind(region); it != m_reads.cend() && it->generation == generation) {
         ReadFlight::Awaiter join(it->flight);
         CacheRead shared = co_await join;
@@ -293,8 +295,8 @@ QCoro::Task<std::optional<ReportCache::Invalidation>> ReportCache::invalidate(QS
 {
     // Requests from now on must not join a computation that began before the refresh.
     m_flights.remove(region);
-    RedisPendingReply reportDeleted = m_redis.del({keyFor(region)});
-    RedisPendingReply leaseDeleted = m_redis.del({leaseKeyFor(region)});
+    RedisPendingReply reportDeleted = m_redis.del(keyFor(region));
+    RedisPendingReply leaseDeleted = m_redis.del(leaseKeyFor(region));
     const RedisReply report = co_await reportDeleted;
     const RedisReply lease = co_await leaseDeleted;
     if (!report.isInteger()) {

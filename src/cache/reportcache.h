@@ -18,7 +18,7 @@
 
 namespace Cachedash {
 
-class RedisClient;
+class RedisRouter;
 class ReportSource;
 namespace detail {
 template<typename T>
@@ -63,7 +63,8 @@ struct CacheFill
 // Cache-aside over Redis for reports: report:{region} holds the report's JSON, written with SET ... EX.
 //
 // Concurrent misses of a region compute it once. In this process they share one flight; across
-// processes sharing the Redis, the flight's leader takes a lease (SET report:{region}:lease NX PX)
+// processes sharing the Redis, the flight's leader takes a lease (SET {report:region}:lease NX PX,
+// in the report's own cluster slot)
 // and the others wait for its report, or take over when the lease expires. The report is written by
 // a script that checks the lease token, so a refresh that deletes the lease mid-computation wins.
 class ReportCache : public MetricsSource
@@ -88,7 +89,7 @@ public:
         quint64 revalidations = 0; // background recomputations of stale reports
     };
 
-    ReportCache(RedisClient &redis, ReportSource &source, Settings settings);
+    ReportCache(RedisRouter &redis, ReportSource &source, Settings settings);
     ~ReportCache();
 
     const Settings &settings() const { return m_settings; }
@@ -148,7 +149,7 @@ private:
     std::chrono::milliseconds leaseTtl() const;
     std::chrono::seconds writeTtl() const;
 
-    RedisClient &m_redis;
+    RedisRouter &m_redis;
     ReportSource &m_source;
     Settings m_settings;
     RedisScript m_fillScript;

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "report.h"
-#include "sleeper.h"
+#include "common/sleeper.h"
 
 #include "common/histogram.h"
 #include "common/metrics.h"

@@ -32,6 +32,16 @@ public:
         observe(std::chrono::duration<double>(d).count());
     }
 
+    // Adds another histogram's observations to this one's.
+    Histogram &operator+=(const Histogram &other)
+    {
+        for (size_t i = 0; i < m_buckets.size(); ++i)
+            m_buckets[i] += other.m_buckets[i];
+        m_sum += other.m_sum;
+        m_count += other.m_count;
+        return *this;
+    }
+
     quint64 count() const { return m_count; }
     double sum() const { return m_sum; }
     // Cumulative count of observations <= Bounds[i]; i == Bounds.size() is +Inf.

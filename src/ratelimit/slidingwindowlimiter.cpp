@@ -4,7 +4,8 @@
 #include "ratelimitlogging.h"
 
 #include "common/completion.h"
-#include "redis/redisclient.h"
+#include "redis/keyslot.h"
+#include "redis/redisrouter.h"
 
 #include <QRandomGenerator>
 
@@ -19,13 +20,14 @@ qint64 RateLimitDecision::retryAfterSeconds() const
     return std::max<qint64>(1, ceil<seconds>(nextSlot).count());
 }
 
-SlidingWindowLimiter::SlidingWindowLimiter(RedisClient &redis, int limit, milliseconds window)
+SlidingWindowLimiter::SlidingWindowLimiter(RedisRouter &redis, int limit, milliseconds window)
     : m_redis(redis)
     , m_script(RedisScript::fromFile(QStringLiteral(":/lua/sliding_window.lua")))
     , m_limit(limit)
     , m_window(window)
 {
     Q_ASSERT_X(!m_script.isNull(), "SlidingWindowLimiter", "the Lua script resource is missing");
+    m_redis.registerScript(m_script);
     // Members must be unique across every process sharing the Redis: a random instance prefix
     // plus a sequence number.
     m_memberPrefix = QByteArray::number(QRandomGenerator::system()->generate64(), 36) + ':';
@@ -54,41 +56,55 @@ struct SlidingWindowLimiter::Batch
 };
 
 void SlidingWindowLimiter::send(
-    RedisClient &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch)
+    RedisRouter &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch)
 {
     if (!std::exchange(batch->sent, true))
         decide(redis, script, batch);
 }
 
 QCoro::Task<> SlidingWindowLimiter::decide(
-    RedisClient &redis, RedisScript script, std::shared_ptr<Batch> batch)
+    RedisRouter &redis, RedisScript script, std::shared_ptr<Batch> batch)
 {
     QCoro::Task<RedisReply> pending = redis.evalScript(std::move(script), batch->keys, batch->args);
     RedisReply reply = co_await pending;
     batch->reply.complete(std::move(reply));
 }
 
-QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
+std::shared_ptr<SlidingWindowLimiter::Batch> &SlidingWindowLimiter::batchFor(const QByteArray &key)
 {
-    if (!m_batch || m_batch->sent) {
-        m_batch = std::make_shared<Batch>();
-        m_batch->limit = m_limit;
-        m_batch->args = {QByteArray::number(qint64(m_window.count())), QByteArray::number(m_limit),
+    std::shared_ptr<Batch> *slot = &m_batch;
+    if (m_redis.isCluster()) {
+        // One script call touches one slot. Batches already sent are dropped now and then.
+        if (m_slotBatches.size() > 256) {
+            m_slotBatches.removeIf([](const auto &entry) { return entry.value()->sent; });
+        }
+        slot = &m_slotBatches[keySlot(key)];
+    }
+    if (!*slot || (*slot)->sent) {
+        *slot = std::make_shared<Batch>();
+        (*slot)->limit = m_limit;
+        (*slot)->args = {QByteArray::number(qint64(m_window.count())), QByteArray::number(m_limit),
             m_memberPrefix + QByteArray::number(++m_sequence) + ':'};
     }
-    std::shared_ptr<Batch> batch = m_batch;
-    const qsizetype index = batch->keys.size();
+    return *slot;
+}
+
+QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
+{
     // Under load most requests come from the client before: its key is built once.
     if (client != m_lastClient) {
         m_lastKey = keyFor(client);
         m_lastClient = client;
     }
-    batch->keys.append(m_lastKey);
+    const QByteArray key = m_lastKey;
+    std::shared_ptr<Batch> batch = batchFor(key);
+    const qsizetype index = batch->keys.size();
+    batch->keys.append(key);
     if (index == 0) {
-        m_redis.beforeNextWrite([&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
+        m_redis.beforeNextWrite(key, [&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
     } else if (batch->keys.size() >= MaxBatch) {
         send(m_redis, m_script, batch);
-        m_redis.flush();
+        m_redis.flush(key);
     }
     detail::CompletionAwaiter<std::shared_ptr<Batch>, RedisReply> wait(batch, batch->reply);
     co_await wait;

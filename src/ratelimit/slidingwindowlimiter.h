@@ -5,6 +5,7 @@
 #include "redis/redisscript.h"
 
 #include <QByteArray>
+#include <QHash>
 #include <QString>
 
 #include <qcoro/qcorotask.h>
@@ -15,7 +16,7 @@
 
 namespace Cachedash {
 
-class RedisClient;
+class RedisRouter;
 
 // The limiter's answer for one request.
 struct RateLimitDecision
@@ -38,13 +39,14 @@ struct RateLimitDecision
 // for all of them, in order, just before the client writes its commands (see
 // RedisClient::beforeNextWrite()), or as soon as MaxBatch have gathered. Under load that is one
 // call for up to 16 requests instead of one each; a lone request still shares the write, and the
-// round trip, with its cache read.
+// round trip, with its cache read. On a Redis Cluster a script's keys must share one slot, so the
+// checks gather in one batch per slot, each leaving with the write of its slot's node.
 class SlidingWindowLimiter : public MetricsSource
 {
 public:
     enum class OnError { Allow, Deny };
 
-    SlidingWindowLimiter(RedisClient &redis, int limit, std::chrono::milliseconds window);
+    SlidingWindowLimiter(RedisRouter &redis, int limit, std::chrono::milliseconds window);
 
     int limit() const { return m_limit; }
     std::chrono::milliseconds window() const { return m_window; }
@@ -87,11 +89,13 @@ public:
 
 private:
     struct Batch;
-    static QCoro::Task<> decide(RedisClient &redis, RedisScript script, std::shared_ptr<Batch> batch);
-    static void send(RedisClient &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch);
+    static QCoro::Task<> decide(RedisRouter &redis, RedisScript script, std::shared_ptr<Batch> batch);
+    static void send(RedisRouter &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch);
+    // The batch still gathering checks for `key`, a new one if none is.
+    std::shared_ptr<Batch> &batchFor(const QByteArray &key);
     void updatePolicy();
 
-    RedisClient &m_redis;
+    RedisRouter &m_redis;
     RedisScript m_script;
     int m_limit;
     std::chrono::milliseconds m_window;
@@ -100,6 +104,7 @@ private:
     QByteArray m_memberPrefix;
     quint64 m_sequence = 0; // batches sent
     std::shared_ptr<Batch> m_batch; // the batch still gathering checks, if any
+    QHash<int, std::shared_ptr<Batch>> m_slotBatches; // on a cluster: per slot
     QString m_lastClient; // and its key, keyFor(m_lastClient)
     QByteArray m_lastKey;
     bool m_failing = false;

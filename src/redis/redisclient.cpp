@@ -34,6 +34,12 @@ milliseconds tickInterval(milliseconds commandTimeout)
     return std::clamp(commandTimeout / 10, 1ms, 50ms);
 }
 
+bool isTopologyError(const QByteArray &error)
+{
+    return error.startsWith("MOVED ") || error.startsWith("ASK ") || error.startsWith("TRYAGAIN")
+        || error.startsWith("CLUSTERDOWN") || error.startsWith("READONLY");
+}
+
 QString contextError(const redisAsyncContext *context, const QString &fallback)
 {
     if (context && context->errstr && context->errstr[0])
@@ -95,6 +101,24 @@ void RedisClient::open()
     m_backoff = m_options.minReconnectDelay;
     m_lastError.clear();
     setState(State::Connecting);
+    connectNow();
+}
+
+void RedisClient::reconnectTo(const RedisUrl &url, bool force)
+{
+    if (m_state == State::Closed || m_state == State::Disconnected)
+        return;
+    const bool moved = force || !(url == m_url);
+    m_url = url;
+    if (m_context && !moved)
+        return;
+    m_reconnectTimer.stop();
+    if (m_context) {
+        ++m_stats.resets;
+        m_dropReason = QStringLiteral("Redis moved to %1").arg(url.toDisplayString());
+        redisAsyncFree(std::exchange(m_context, nullptr));
+        m_transportUp = false;
+    }
     connectNow();
 }
 
@@ -169,6 +193,10 @@ void RedisClient::connectNow()
         ++m_handshakeLeft;
         issue(select, PendingCommand::Role::Handshake);
     }
+    if (m_options.requireMaster) {
+        ++m_handshakeLeft;
+        issue({QByteArrayLiteral("ROLE")}, PendingCommand::Role::Handshake);
+    }
     ensureTicking();
 }
 
@@ -199,10 +227,13 @@ void RedisClient::scheduleReconnect(const QString &reason)
         Q_EMIT errorOccurred(reason);
     }
     setState(m_everReady ? State::Reconnecting : State::Connecting);
-    m_reconnectTimer.start(m_backoff);
-    m_backoff = std::min(m_backoff * 2, m_options.maxReconnectDelay);
+    if (m_options.reconnect) {
+        m_reconnectTimer.start(m_backoff);
+        m_backoff = std::min(m_backoff * 2, m_options.maxReconnectDelay);
+    }
     // No write is coming: what waited for one fails now rather than at the next connection.
     gatherBeforeWrite();
+    Q_EMIT disconnected();
 }
 
 void RedisClient::becomeReady()
@@ -389,7 +420,12 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
     }
 
     if (command->role == PendingCommand::Role::Handshake && context == m_context) {
-        if (!value.isOk()) {
+        const bool notMaster = value.isArray() && !value.elements().empty()
+            && value.elements().front().bytes() != "master";
+        if (notMaster) {
+            resetConnection(QStringLiteral("%1 is a %2, not the master")
+                                .arg(m_url.toDisplayString(), QString::fromUtf8(value.elements().front().bytes())));
+        } else if (!value.isOk()) {
             // A wrong password or database will not fix itself, but the server's configuration
             // might: keep retrying with backoff, and say why.
             resetConnection(QStringLiteral("handshake failed: ") + value.errorText());
@@ -397,6 +433,8 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
             becomeReady();
         }
     }
+    if (value.isError() && command->role == PendingCommand::Role::User && isTopologyError(value.bytes()))
+        Q_EMIT topologyReply(value.bytes());
     command->complete(std::move(value));
 }
 
@@ -454,7 +492,7 @@ RedisPendingReply RedisClient::get(const QByteArray &key)
     return command({QByteArrayLiteral("GET"), key});
 }
 
-RedisPendingReply RedisClient::set(
+QByteArrayList RedisClient::setCommand(
     const QByteArray &key, const QByteArray &value, milliseconds ttl, SetCondition condition)
 {
     QByteArrayList args{QByteArrayLiteral("SET"), key, value};
@@ -469,7 +507,13 @@ RedisPendingReply RedisClient::set(
         args << QByteArrayLiteral("NX");
     else if (condition == SetCondition::IfPresent)
         args << QByteArrayLiteral("XX");
-    return command(args);
+    return args;
+}
+
+RedisPendingReply RedisClient::set(
+    const QByteArray &key, const QByteArray &value, milliseconds ttl, SetCondition condition)
+{
+    return command(setCommand(key, value, ttl, condition));
 }
 
 RedisPendingReply RedisClient::del(const QByteArrayList &keys)

@@ -59,6 +59,11 @@ public:
         std::chrono::milliseconds maxReconnectDelay{1000};
         // Reset the connection after this many timeouts in a row with no reply in between.
         int resetAfterTimeouts = 3;
+        // Reconnect by itself after a lost connection. Without, the client stays Reconnecting
+        // until reconnectTo() says where (the master a sentinel names may have moved).
+        bool reconnect = true;
+        // Ask ROLE in the handshake, and drop a connection to a server that is not a master.
+        bool requireMaster = false;
     };
 
     struct Stats
@@ -89,6 +94,8 @@ public:
     // Moves on whenever the commands issued so far are handed to the socket: two commands issued
     // while it stays the same leave together, after both were issued.
     quint64 writeGeneration() const { return m_stats.writeEvents; }
+    // Round-trip times of the commands that got a reply.
+    const Histogram &roundTrips() const { return m_roundTrips; }
     // The last connection error, empty once connected.
     QString lastError() const { return m_lastError; }
     // cachedash_redis_*: whether the connection is up, commands, writes, timeouts, connects and
@@ -97,6 +104,9 @@ public:
 
     // Starts connecting (and keeps reconnecting until close()).
     void open();
+    // Connects to `url` instead, now: a connection up elsewhere is dropped (its commands fail
+    // with ConnectionLost), one up to the same server is kept unless `force`.
+    void reconnectTo(const RedisUrl &url, bool force = false);
     void close();
     // Resolves true once Ready, false on timeout or close.
     QCoro::Task<bool> waitForReady(std::chrono::milliseconds timeout);
@@ -107,6 +117,9 @@ public:
     RedisPendingReply ping();
     RedisPendingReply get(const QByteArray &key);
     // A whole number of seconds is sent as EX, anything else as PX; zero means no expiry.
+    // SET's arguments, as set() sends them.
+    static QByteArrayList setCommand(const QByteArray &key, const QByteArray &value,
+        std::chrono::milliseconds ttl, SetCondition condition);
     RedisPendingReply set(const QByteArray &key, const QByteArray &value,
         std::chrono::milliseconds ttl = std::chrono::milliseconds::zero(),
         SetCondition condition = SetCondition::Always);
@@ -137,6 +150,13 @@ Q_SIGNALS:
     void stateChanged(Cachedash::RedisClient::State state);
     // A connection attempt failed or a connection was lost; the message names the reason.
     void errorOccurred(const QString &message);
+    // A connection attempt failed or a connection was lost, every time (errorOccurred() only
+    // when the reason changes).
+    void disconnected();
+    // The server answered a command with MOVED, ASK, TRYAGAIN, CLUSTERDOWN or READONLY: it is a
+    // cluster node or a replica, whatever the owner took it for. Emitted from inside the reply's
+    // delivery: a receiver must not destroy the client there.
+    void topologyReply(const QByteArray &error);
 
 private:
     using Pending = QExplicitlySharedDataPointer<detail::PendingCommand>;

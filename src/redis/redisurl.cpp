@@ -74,31 +74,9 @@ bool parseUnix(QStringView rest, RedisUrl &out, QString *error)
     return true;
 }
 
-bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
+// "host[:port]" or "[v6]:port" into *address; the port stays as given when absent.
+bool parseAddress(QStringView hostPort, RedisUrl::Address &address, QString *error)
 {
-    // rest is what follows "redis://": "[[user]:password@]host[:port][/db]".
-    if (rest.contains(u'?') || rest.contains(u'#'))
-        return fail(error,
-            QStringLiteral("a redis URL takes no query or fragment; put the database in the path: "
-                           "redis://host:6379/2"));
-    const qsizetype slash = rest.indexOf(u'/');
-    const QStringView authority = slash < 0 ? rest : rest.left(slash);
-    const QStringView path = slash < 0 ? QStringView() : rest.mid(slash + 1);
-
-    QStringView hostPort = authority;
-    const qsizetype at = authority.lastIndexOf(u'@');
-    if (at >= 0) {
-        const QStringView userInfo = authority.left(at);
-        hostPort = authority.mid(at + 1);
-        const qsizetype colon = userInfo.indexOf(u':');
-        if (colon < 0)
-            return fail(error, QStringLiteral("credentials must be written user:password@ or :password@"));
-        out.username = decoded(userInfo.left(colon));
-        out.password = decoded(userInfo.mid(colon + 1));
-        if (out.password.isEmpty())
-            return fail(error, QStringLiteral("the password in the URL is empty"));
-    }
-
     QStringView host;
     QStringView port;
     if (hostPort.startsWith(u'[')) {
@@ -124,21 +102,77 @@ bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
         }
     }
     if (host.isEmpty())
-        return fail(error, QStringLiteral("the host is missing: redis://host[:port][/db]"));
+        return fail(error, QStringLiteral("a host is missing: redis://host[:port][/db]"));
     for (QChar c : host) {
         if (!(c.isLetterOrNumber() || c == u'.' || c == u'-' || c == u'_' || c == u':'))
             return fail(error, QStringLiteral("the host contains a character that is not allowed"));
     }
-    out.host = host.toString();
-
+    address.host = host.toString();
     if (!port.isEmpty()) {
         bool ok = false;
         const uint value = port.toUInt(&ok);
         if (!ok || value < 1 || value > 65535 || port.startsWith(u'+'))
             return fail(error, QStringLiteral("the port must be a number from 1 to 65535"));
-        out.port = quint16(value);
+        address.port = quint16(value);
+    }
+    return true;
+}
+
+bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
+{
+    // rest is what follows "redis://": "[[user]:password@]host[:port][,host[:port]...][/db]",
+    // or for sentinel, "...@]host[:port][,...]/name[/db]".
+    if (rest.contains(u'?') || rest.contains(u'#'))
+        return fail(error,
+            QStringLiteral("a redis URL takes no query or fragment; put the database in the path: "
+                           "redis://host:6379/2"));
+    const qsizetype slash = rest.indexOf(u'/');
+    const QStringView authority = slash < 0 ? rest : rest.left(slash);
+    QStringView path = slash < 0 ? QStringView() : rest.mid(slash + 1);
+
+    QStringView hosts = authority;
+    const qsizetype at = authority.lastIndexOf(u'@');
+    if (at >= 0) {
+        const QStringView userInfo = authority.left(at);
+        hosts = authority.mid(at + 1);
+        const qsizetype colon = userInfo.indexOf(u':');
+        if (colon < 0)
+            return fail(error, QStringLiteral("credentials must be written user:password@ or :password@"));
+        out.username = decoded(userInfo.left(colon));
+        out.password = decoded(userInfo.mid(colon + 1));
+        if (out.password.isEmpty())
+            return fail(error, QStringLiteral("the password in the URL is empty"));
     }
 
+    const quint16 defaultPort = out.sentinel ? 26379 : 6379;
+    const QList<QStringView> parts = hosts.split(u',');
+    if (parts.size() > 64)
+        return fail(error, QStringLiteral("at most 64 hosts may be given"));
+    for (qsizetype i = 0; i < parts.size(); ++i) {
+        RedisUrl::Address address{QString(), defaultPort};
+        if (!parseAddress(parts[i], address, error))
+            return false;
+        if (i == 0) {
+            out.host = address.host;
+            out.port = address.port;
+        } else {
+            out.moreHosts.append(address);
+        }
+    }
+
+    if (out.sentinel) {
+        const qsizetype next = path.indexOf(u'/');
+        const QStringView name = next < 0 ? path : path.left(next);
+        if (name.isEmpty())
+            return fail(error,
+                QStringLiteral("a sentinel URL names its master: redis+sentinel://host:26379/MASTER_NAME"));
+        for (QChar c : name) {
+            if (!c.isPrint() || c.isSpace())
+                return fail(error, QStringLiteral("the master name contains a character that is not allowed"));
+        }
+        out.masterName = decoded(name);
+        path = next < 0 ? QStringView() : path.mid(next + 1);
+    }
     if (!path.isEmpty()) {
         const auto db = parseDatabase(path, error);
         if (!db)
@@ -164,18 +198,47 @@ std::optional<RedisUrl> RedisUrl::parse(const QString &url, QString *error)
 
     RedisUrl out;
     bool ok = false;
-    if (scheme == u"redis")
+    if (scheme == u"redis") {
         ok = parseTcp(rest, out, error);
+    } else if (scheme == u"redis+sentinel") {
+        out.sentinel = true;
+        ok = parseTcp(rest, out, error);
+    }
     else if (scheme == u"unix")
         ok = parseUnix(rest, out, error);
     else if (scheme == u"rediss")
         ok = fail(error, QStringLiteral("rediss:// (TLS) is not supported; use redis:// or unix://"));
     else
         ok = fail(error,
-            QStringLiteral("unsupported scheme \"%1\"; use redis:// or unix://").arg(quoted(scheme, 16)));
+            QStringLiteral("unsupported scheme \"%1\"; use redis://, redis+sentinel:// or unix://").arg(quoted(scheme, 16)));
     if (!ok)
         return std::nullopt;
     return out;
+}
+
+QString RedisUrl::Address::toString() const
+{
+    const QString h = host.contains(u':') ? u'[' + host + u']' : host;
+    return QStringLiteral("%1:%2").arg(h).arg(port);
+}
+
+QList<RedisUrl::Address> RedisUrl::addresses() const
+{
+    if (transport == Transport::Unix)
+        return {};
+    return QList<Address>{Address{host, port}} + moreHosts;
+}
+
+RedisUrl RedisUrl::withAddress(const Address &address) const
+{
+    RedisUrl one = *this;
+    one.transport = Transport::Tcp;
+    one.host = address.host;
+    one.port = address.port;
+    one.moreHosts.clear();
+    one.sentinel = false;
+    one.masterName.clear();
+    return one;
 }
 
 QString RedisUrl::toDisplayString() const
@@ -186,8 +249,12 @@ QString RedisUrl::toDisplayString() const
             s += QStringLiteral("?db=%1").arg(database);
         return s;
     }
-    const QString h = host.contains(u':') ? u'[' + host + u']' : host;
-    QString s = QStringLiteral("redis://%1:%2").arg(h).arg(port);
+    QStringList hosts;
+    for (const Address &address : addresses())
+        hosts.append(address.toString());
+    QString s = (sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://")) + hosts.join(u',');
+    if (sentinel)
+        s += u'/' + masterName;
     if (database != 0)
         s += QStringLiteral("/%1").arg(database);
     return s;

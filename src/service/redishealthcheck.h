@@ -5,20 +5,21 @@
 
 namespace Cachedash {
 
-class RedisClient;
+class RedisRouter;
 
-// GET /healthz's question put to Redis: a PING over the service's connection.
+// GET /healthz's question put to Redis: a PING to every server the service uses (each primary
+// of a cluster), and which of them, and which slots, do not answer.
 class RedisHealthCheck final : public HealthCheck
 {
 public:
-    explicit RedisHealthCheck(RedisClient &redis)
+    explicit RedisHealthCheck(RedisRouter &redis)
         : m_redis(redis)
     { }
 
     QCoro::Task<Status> check() override;
 
 private:
-    RedisClient &m_redis;
+    RedisRouter &m_redis;
 };
 
 } // namespace Cachedash

@@ -11,7 +11,7 @@
 #include "http/clientidentity.h"
 #include "http/httpserver.h"
 #include "ratelimit/slidingwindowlimiter.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 
 #include <QTcpServer>
 
@@ -27,10 +27,10 @@ Service::Service(ServiceOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
 {
-    RedisClient::Options redisOptions;
-    redisOptions.commandTimeout = m_options.redisTimeout;
-    redisOptions.connectTimeout = m_options.redisTimeout;
-    m_redis = std::make_unique<RedisClient>(m_options.redisUrl, redisOptions);
+    RedisRouter::Options redisOptions;
+    redisOptions.client.commandTimeout = m_options.redisTimeout;
+    redisOptions.client.connectTimeout = m_options.redisTimeout;
+    m_redis = std::make_unique<RedisRouter>(m_options.redisUrl, redisOptions);
     m_source = std::make_unique<ReportSource>(m_options.reportDelay);
     ReportCache::Settings cacheSettings;
     cacheSettings.ttl = m_options.cacheTtl;
@@ -123,8 +123,16 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
         // The default address gets a short try before a private server is started instead.
         const milliseconds wait = m_options.redisUrlGiven ? startupTimeout : milliseconds(500);
         const bool ready = co_await m_redis->waitForReady(wait);
-        if (ready)
+        if (ready) {
+            qCInfo(lcService).noquote() << "Redis:" << m_redis->describe();
             co_return true;
+        }
+        if (m_redis->isCluster()) {
+            // The map is known; a primary that does not answer yet degrades its slots only.
+            qCWarning(lcService).noquote() << "Redis:" << m_redis->describe() << "- starting with a node down:"
+                                           << m_redis->lastError();
+            co_return true;
+        }
         if (m_options.redisUrlGiven) {
             m_error = QStringLiteral("cannot reach Redis at %1: %2")
                           .arg(m_options.redisUrl.toDisplayString(),

@@ -13,7 +13,7 @@ namespace Cachedash {
 
 class ClientIdentity;
 class HttpServer;
-class RedisClient;
+class RedisRouter;
 class RedisHealthCheck;
 class RedisServerProcess;
 class ReportCache;
@@ -21,7 +21,7 @@ class ReportSource;
 class ReportsApi;
 class SlidingWindowLimiter;
 
-// The reports service, whole: one Redis connection, the report source, the cache, the limiter,
+// The reports service, whole: its Redis (one server, a cluster or a sentinel's master), the report source, the cache, the limiter,
 // the HTTP transport and the API that answers it, on the thread that creates it. Headless mode runs it alone;
 // the window hosts the same object.
 class Service : public QObject
@@ -51,7 +51,7 @@ public:
     // The private redis-server, when the service started one.
     RedisServerProcess *privateRedis() const { return m_privateRedis.get(); }
 
-    RedisClient &redis() { return *m_redis; }
+    RedisRouter &redis() { return *m_redis; }
     ReportSource &source() { return *m_source; }
     ReportCache &cache() { return *m_cache; }
     SlidingWindowLimiter &limiter() { return *m_limiter; }
@@ -64,7 +64,7 @@ private:
     void ensureDescriptors();
 
     ServiceOptions m_options;
-    std::unique_ptr<RedisClient> m_redis;
+    std::unique_ptr<RedisRouter> m_redis;
     std::unique_ptr<ReportSource> m_source;
     std::unique_ptr<ReportCache> m_cache;
     std::unique_ptr<SlidingWindowLimiter> m_limiter;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "api/reportsapi.h"
 #include "cache/reportsource.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "testlib/rawconnection.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
@@ -348,10 +348,10 @@ void tst_ReportsApi::oneRoundTripForCachedGet()
     const HeaderList me = from("198.51.100.70");
     QCOMPARE(m_http->get(QStringLiteral("/reports/rtt"), me).status, 200);
     QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
-    const auto before = m_service->redis().stats();
+    const auto before = m_service->redis().clientStats();
     const HttpResult hit = m_http->get(QStringLiteral("/reports/rtt"), me);
     QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
-    const auto after = m_service->redis().stats();
+    const auto after = m_service->redis().clientStats();
     // One write to Redis carried everything the request needed...
     QCOMPARE(after.writeEvents - before.writeEvents, 1u);
     // ...and that was the limiter by EVALSHA (no script text) plus the cache read.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "testlib/testredisserver.h"
 
 #include <QElapsedTimer>
@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 using Cachedash::CacheFill;
 using Cachedash::CacheRead;
 using Cachedash::MetricsWriter;
-using Cachedash::RedisClient;
+using Cachedash::RedisRouter;
 using Cachedash::RedisUrl;
 using Cachedash::Report;
 using Cachedash::ReportCache;
@@ -42,7 +42,7 @@ struct Rig
     }
     bool ready() { return QCoro::waitFor(redis.waitForReady(5s)); }
 
-    RedisClient redis;
+    RedisRouter redis;
     ReportSource source;
     ReportCache cache;
 };
@@ -134,7 +134,7 @@ void tst_ReportCache::missThenFillThenHit()
     QCOMPARE(fill.stored, fill.report.toJson(false));
     QCOMPARE(fill.freshFor, milliseconds(30s));
     QCOMPARE(m_server.command({"GET", "report:emea"}), fill.stored);
-    QCOMPARE(m_server.command({"EXISTS", "report:emea:lease"}), QByteArray("0")); // released
+    QCOMPARE(m_server.command({"EXISTS", "{report:emea}:lease"}), QByteArray("0")); // released
     QCOMPARE(r->source.computations(), quint64(1));
     QCOMPARE(r->cache.counters().writes, quint64(1));
 
@@ -382,10 +382,10 @@ void tst_ReportCache::leaseTtlCoversTheComputation()
     QCoro::Task<CacheFill> filling = r->cache.fill(QStringLiteral("emea"));
     QTRY_COMPARE(r->source.inFlight(), 1);
     // Twice the computation and a second: enough to compute and write, short enough to take over.
-    const qint64 lease = m_server.command({"PTTL", "report:emea:lease"}).toLongLong();
+    const qint64 lease = m_server.command({"PTTL", "{report:emea}:lease"}).toLongLong();
     QVERIFY2(lease > 900 && lease <= 2 * Delay.count() + 1000, qPrintable(QString::number(lease)));
     QCOMPARE(QCoro::waitFor(filling).outcome, CacheFill::Outcome::Computed);
-    QCOMPARE(m_server.command({"EXISTS", "report:emea:lease"}), QByteArray("0"));
+    QCOMPARE(m_server.command({"EXISTS", "{report:emea}:lease"}), QByteArray("0"));
 }
 
 void tst_ReportCache::staleAndRevalidate()
@@ -413,7 +413,7 @@ void tst_ReportCache::anotherHoldersReportIsShared()
     auto r = rig();
     QVERIFY(r);
     // Another process is computing emea.
-    QCOMPARE(m_server.command({"SET", "report:emea:lease", "theirs", "PX", "5000"}), QByteArray("OK"));
+    QCOMPARE(m_server.command({"SET", "{report:emea}:lease", "theirs", "PX", "5000"}), QByteArray("OK"));
     QCoro::Task<CacheFill> filling = r->cache.fill(QStringLiteral("emea"));
     QTRY_VERIFY(m_server.commandCalls("pttl") > 0); // it is polling
     QVERIFY(!filling.isReady());
@@ -425,7 +425,7 @@ void tst_ReportCache::anotherHoldersReportIsShared()
     QCOMPARE(fill.stored, theirs);
     QCOMPARE(r->source.computations(), quint64(0));
     QCOMPARE(r->cache.counters().shared, quint64(1));
-    QCOMPARE(m_server.command({"GET", "report:emea:lease"}), QByteArray("theirs"));
+    QCOMPARE(m_server.command({"GET", "{report:emea}:lease"}), QByteArray("theirs"));
 }
 
 void tst_ReportCache::expiredLeaseIsTakenOver()
@@ -433,7 +433,7 @@ void tst_ReportCache::expiredLeaseIsTakenOver()
     auto r = rig();
     QVERIFY(r);
     // Its holder died: the lease runs out and nobody writes.
-    QCOMPARE(m_server.command({"SET", "report:emea:lease", "theirs", "PX", "150"}), QByteArray("OK"));
+    QCOMPARE(m_server.command({"SET", "{report:emea}:lease", "theirs", "PX", "150"}), QByteArray("OK"));
     QElapsedTimer clock;
     clock.start();
     const CacheFill fill = QCoro::waitFor(r->cache.fill(QStringLiteral("emea")));

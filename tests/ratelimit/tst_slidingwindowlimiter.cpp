@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ratelimit/slidingwindowlimiter.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "testlib/testredisserver.h"
 
 #include <QTest>
@@ -11,7 +11,7 @@
 
 using namespace std::chrono_literals;
 using Cachedash::RateLimitDecision;
-using Cachedash::RedisClient;
+using Cachedash::RedisRouter;
 using Cachedash::RedisReply;
 using Cachedash::RedisUrl;
 using Cachedash::SlidingWindowLimiter;
@@ -38,7 +38,7 @@ private:
     qint64 scriptCalls() const { return m_server.commandCalls("evalsha") + m_server.commandCalls("eval"); }
 
     TestRedisServer m_server;
-    std::unique_ptr<RedisClient> m_redis;
+    std::unique_ptr<RedisRouter> m_redis;
 };
 
 void tst_SlidingWindowLimiter::initTestCase()
@@ -49,7 +49,7 @@ void tst_SlidingWindowLimiter::initTestCase()
 void tst_SlidingWindowLimiter::init()
 {
     QCOMPARE(m_server.command({"FLUSHALL"}), QByteArray("OK"));
-    m_redis = std::make_unique<RedisClient>(RedisUrl::parse(m_server.url()).value());
+    m_redis = std::make_unique<RedisRouter>(RedisUrl::parse(m_server.url()).value());
     m_redis->open();
     QVERIFY(QCoro::waitFor(m_redis->waitForReady(5s)));
     // Load the script, so that each test counts its own calls only.
@@ -115,12 +115,12 @@ void tst_SlidingWindowLimiter::aFullBatchLeavesAtOnce()
     QStringList clients;
     for (int i = 0; i < n; ++i)
         clients << QStringLiteral("198.51.100.%1").arg(i % 3);
-    const quint64 before = m_redis->stats().commands;
+    const quint64 before = m_redis->clientStats().commands;
     std::vector<QCoro::Task<RateLimitDecision>> pending;
     for (const QString &client : clients)
         pending.push_back(limiter.check(client));
     // Two full batches were sent while the checks were still being asked; the rest waits for the write.
-    QCOMPARE(m_redis->stats().commands - before, 2u);
+    QCOMPARE(m_redis->clientStats().commands - before, 2u);
     std::vector<RateLimitDecision> d;
     for (QCoro::Task<RateLimitDecision> &task : pending)
         d.push_back(QCoro::waitFor(task));

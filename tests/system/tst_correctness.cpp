@@ -164,7 +164,7 @@ void tst_Correctness::waitersTakeOverFromADeadLeaseHolder()
     QVERIFY2(service.start(options()), qPrintable(service.errorString()));
     TestHttp http{service.baseUrl()};
     // A lease left behind by a process that died mid-computation.
-    QCOMPARE(m_redis.command({"SET", "report:orphan:lease", "dead-token", "PX", "600"}), QByteArray("OK"));
+    QCOMPARE(m_redis.command({"SET", "{report:orphan}:lease", "dead-token", "PX", "600"}), QByteArray("OK"));
     QElapsedTimer timer;
     timer.start();
     const HttpResult r = http.get(QStringLiteral("/reports/orphan"), {{"X-Forwarded-For", clientIp(1)}});
@@ -172,7 +172,7 @@ void tst_Correctness::waitersTakeOverFromADeadLeaseHolder()
     QVERIFY2(timer.elapsed() >= 600, qPrintable(QString::number(timer.elapsed())));
     QCOMPARE(service->source().computations(), 1u);
     QCOMPARE(m_redis.command({"EXISTS", "report:orphan"}), QByteArray("1"));
-    QCOMPARE(m_redis.command({"EXISTS", "report:orphan:lease"}), QByteArray("0"));
+    QCOMPARE(m_redis.command({"EXISTS", "{report:orphan}:lease"}), QByteArray("0"));
 }
 
 void tst_Correctness::corruptEntriesAreMisses_data()
@@ -387,10 +387,10 @@ void tst_Correctness::readsOfOneTurnShareOneLookup()
     // A read asked once the lookup has left does not take its answer: it might predate the
     // request. Here the lookup is held up in Redis while the second read is asked.
     m_redis.command({"CLIENT", "PAUSE", "300", "ALL"});
-    const quint64 generation = service->redis().writeGeneration();
+    const quint64 generation = service->redis().clientStats().writeEvents;
     QCoro::Task<CacheRead> first = cache.read(QStringLiteral("north"));
     QVERIFY(Cachedash::Test::waitUntil(
-        [&service, generation] { return service->redis().writeGeneration() != generation; }, 250));
+        [&service, generation] { return service->redis().clientStats().writeEvents != generation; }, 250));
     QCoro::Task<CacheRead> second = cache.read(QStringLiteral("north"));
     QCOMPARE(QCoro::waitFor(first).outcome, CacheRead::Outcome::Hit);
     QCOMPARE(QCoro::waitFor(second).outcome, CacheRead::Outcome::Hit);

@@ -531,7 +531,7 @@ void tst_Hostile::connectionCapWhenAllAreBusy()
     for (int i = 0; i < 4; ++i) {
         busy.push_back(connectTo(capped.port()));
         busy.back().write(TestHttp::getRequest(QStringLiteral("/reports/busy%1").arg(i)));
-        leases << "report:busy" + QByteArray::number(i) + ":lease";
+        leases << "{report:busy" + QByteArray::number(i) + "}:lease";
     }
     QTRY_COMPARE(m_redis.command(QByteArrayList{"EXISTS"} + leases), QByteArray("4"));
     RawConnection fifth = connectTo(capped.port());
@@ -582,7 +582,7 @@ void tst_Hostile::computationCap()
         clients.push_back(connectTo(capped.port()));
         clients.back().write(TestHttp::getRequest(path, {{"Connection", "close"}}));
         if (clients.size() <= 2) {
-            const QByteArray lease = "report:cap" + QByteArray(region) + ":lease";
+            const QByteArray lease = "{report:cap" + QByteArray(region) + "}:lease";
             QTRY_COMPARE(m_redis.command({"EXISTS", lease}), QByteArray("1"));
         }
     }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "cache/sleeper.h"
+#include "common/sleeper.h"
 
 #include <QElapsedTimer>
 #include <QTest>
