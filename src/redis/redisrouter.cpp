@@ -465,9 +465,9 @@ bool RedisRouter::applyMap(const ClusterMap &map, const RedisUrl::Address &from)
         QStringList shape;
         for (int i = 0; i < map.primaries().size(); ++i)
             shape.append(map.primaries()[i].toString() + QStringLiteral(" [") + map.slotsOf(i) + u']');
-        qCInfo(lcRedis).noquote() << "cluster map from" << from.toString() << "-" << shape.join(QStringLiteral(", "))
-                                  << (map.uncoveredSlots() ? QStringLiteral("- %1 slots unserved").arg(map.uncoveredSlots())
-                                                           : QString());
+        if (map.uncoveredSlots() > 0)
+            shape.append(QStringLiteral("%1 slots served by no node").arg(map.uncoveredSlots()));
+        qCInfo(lcRedis).noquote() << "cluster map from" << from.toString() << "-" << shape.join(QStringLiteral(", "));
         Q_EMIT topologyChanged();
     }
     retireServers();

@@ -9,6 +9,8 @@
 #include "testlib/testserviceoptions.h"
 
 #include <QDateTime>
+#include <QJsonArray>
+#include <QJsonObject>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -428,11 +430,16 @@ void tst_ReportsApi::healthFollowsRedis()
     QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
     const HttpResult up = m_http->get(QStringLiteral("/healthz"));
     QCOMPARE(up.status, 200);
-    QCOMPARE(up.body, QByteArray("{\"status\":\"ok\",\"redis\":\"up\"}"));
+    QVERIFY2(up.body.startsWith("{\"status\":\"ok\",\"redis\":\"up\","), up.body.constData());
+    QCOMPARE(up.json().value(QLatin1String("mode")).toString(), QStringLiteral("standalone"));
+    const QJsonArray nodes = up.json().value(QLatin1String("nodes")).toArray();
+    QCOMPARE(nodes.size(), 1);
+    QCOMPARE(nodes.first().toObject().value(QLatin1String("up")).toBool(), true);
     m_redis.stop();
     const HttpResult down = m_http->get(QStringLiteral("/healthz"));
     QCOMPARE(down.status, 503);
     QCOMPARE(down.json().value(QLatin1String("redis")).toString(), QStringLiteral("down"));
+    QVERIFY(!down.json().value(QLatin1String("detail")).toString().isEmpty());
     QCOMPARE(m_http->get(QStringLiteral("/livez")).status, 200);
     QVERIFY2(m_redis.restart(), qPrintable(m_redis.errorString()));
     QTRY_COMPARE_WITH_TIMEOUT(m_http->get(QStringLiteral("/healthz")).status, 200, 3000);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/redisobserver.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "testlib/testredisserver.h"
 #include "testlib/testservice.h"
 #include "testlib/testserviceoptions.h"

@@ -6,7 +6,7 @@
 #include "api/reportsapi.h"
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "redis/redisclient.h"
+#include "redis/redisrouter.h"
 #include "testlib/rawconnection.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
