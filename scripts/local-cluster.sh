@@ -5,11 +5,13 @@
 #   scripts/local-cluster.sh start [FIRST_PORT]   ports FIRST_PORT..+5 (default 7000); bus ports +10000
 #   scripts/local-cluster.sh stop  [FIRST_PORT]
 # Then: cachedash --redis-url redis://127.0.0.1:7000   (any node will do; more after commas)
+# Env: CACHEDASH_CLUSTER_REPLICAS=0 for 3 primaries alone (ports FIRST_PORT..+2).
 set -euo pipefail
 action=${1:-start}
 first=${2:-7000}
+replicas=${CACHEDASH_CLUSTER_REPLICAS:-1}
 dir=${CACHEDASH_CLUSTER_DIR:-/tmp/cachedash-cluster-$first}
-ports=$(seq "$first" $((first + 5)))
+ports=$(seq "$first" $((first + 3 * (1 + replicas) - 1)))
 
 case "$action" in
 start)
@@ -25,17 +27,17 @@ start)
     done
     nodes=()
     for p in $ports; do nodes+=("127.0.0.1:$p"); done
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes > "$dir/create.log"
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes > "$dir/create.log"
     for p in $ports; do
         for _ in $(seq 100); do
             redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
             sleep 0.1
         done
     done
-    echo "cluster up: redis://127.0.0.1:$first (nodes $first-$((first + 5)), files in $dir)"
+    echo "cluster up: redis://127.0.0.1:$first (nodes $first-$((first + 3 * (1 + replicas) - 1)), files in $dir)"
     ;;
 stop)
-    for p in $ports; do redis-cli -p "$p" shutdown nosave > /dev/null 2>&1 || true; done
+    for p in $(seq "$first" $((first + 5))); do redis-cli -p "$p" shutdown nosave > /dev/null 2>&1 || true; done
     rm -rf "$dir"
     echo "cluster stopped"
     ;;

@@ -331,13 +331,15 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
     m_sinceSnapshot.restart();
     m_ui->limiterView->setWindow(snapshot.limiterEntries, snapshot.limiterCount, snapshot.redisNowMs,
         snapshot.limit, snapshot.windowMs);
-    m_ui->limiterKeyLabel->setText(tr("Key <code>%1</code> (this window's client)")
-                                       .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped()));
+    m_ui->limiterKeyLabel->setText(tr("Key <code>%1</code> (this window's client)%2")
+                                       .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped(),
+                                           nodeSuffix(snapshot.limiterNode)));
     const QString state = snapshot.redisState;
     const QString color = state == u"up" ? QStringLiteral("#2e8b57") : QStringLiteral("#d9483b");
-    m_ui->redisLabel->setText(
-        tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4")
-            .arg(m_host.redisUrl(), color, state, m_host.usesPrivateRedis() ? tr(" private") : QString()));
+    m_ui->redisLabel->setText(tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4 · %5")
+                                  .arg(m_host.redisUrl(), color, state.toHtmlEscaped(),
+                                      m_host.usesPrivateRedis() ? tr(" private") : QString(),
+                                      snapshot.redisMode.toHtmlEscaped()));
     updateTtl();
     updateLimiterText();
 }
@@ -349,6 +351,14 @@ double MainWindow::ttlSecondsLeft() const
     return std::max(0.0, double(m_snapshot.reportPttlMs - m_sinceSnapshot.elapsed()) / 1000.0);
 }
 
+// " on node 127.0.0.1:7001", where a key lives, when Redis has more than one node.
+QString MainWindow::nodeSuffix(const QString &node) const
+{
+    if (node.isEmpty() || !m_haveSnapshot || m_snapshot.redisMode.startsWith(u"standalone"))
+        return QString();
+    return tr(" on node <code>%1</code>").arg(node.toHtmlEscaped());
+}
+
 QString MainWindow::ttlText() const
 {
     return m_ui->ttlLabel->text();
@@ -356,7 +366,9 @@ QString MainWindow::ttlText() const
 
 void MainWindow::updateTtl()
 {
-    m_ui->cacheKeyLabel->setText(tr("Key <code>report:%1</code>").arg(region().toHtmlEscaped()));
+    m_ui->cacheKeyLabel->setText(tr("Key <code>report:%1</code>%2")
+                                     .arg(region().toHtmlEscaped(),
+                                         m_haveSnapshot ? nodeSuffix(m_snapshot.reportNode) : QString()));
     if (!m_haveSnapshot) {
         m_ui->ttlBar->setValue(0);
         m_ui->ttlLabel->setText(tr("…"));

@@ -58,6 +58,7 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
+    QString nodeSuffix(const QString &node) const;
     void tick();
     void applySnapshot(const DashboardSnapshot &snapshot);
     void updateTtl();
