@@ -217,7 +217,7 @@ void RedisClient::scheduleReconnect(const QString &reason)
         return;
     if (reason != m_lastError) {
         // Before the first connection the owner decides what to tell the user (see waitForReady()).
-        if (m_everReady)
+        if (m_everReady && m_options.logConnections)
             qCWarning(lcRedis).noquote()
                 << "Redis at" << m_url.toDisplayString() << "unavailable:" << reason << "- retrying";
         else
@@ -242,7 +242,8 @@ void RedisClient::becomeReady()
     m_everReady = true;
     m_lastError.clear();
     ++m_stats.connects;
-    qCInfo(lcRedis).noquote() << "connected to" << m_url.toDisplayString();
+    if (m_options.logConnections)
+        qCInfo(lcRedis).noquote() << "connected to" << m_url.toDisplayString();
     setState(State::Ready);
 }
 

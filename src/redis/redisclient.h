@@ -64,6 +64,8 @@ public:
         bool reconnect = true;
         // Ask ROLE in the handshake, and drop a connection to a server that is not a master.
         bool requireMaster = false;
+        // Log connections and lost connections (off for short-lived connections that ask one thing).
+        bool logConnections = true;
     };
 
     struct Stats
@@ -88,6 +90,7 @@ public:
     void setUrl(const RedisUrl &url);
     const Options &options() const { return m_options; }
     void setCommandTimeout(std::chrono::milliseconds timeout);
+    void setLogConnections(bool on) { m_options.logConnections = on; }
     State state() const { return m_state; }
     bool isReady() const { return m_state == State::Ready; }
     Stats stats() const { return m_stats; }

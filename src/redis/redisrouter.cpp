@@ -135,6 +135,7 @@ void RedisRouter::open()
     std::fill(m_slots.begin(), m_slots.end(), nullptr);
     m_map = ClusterMap();
     m_master = RedisUrl::Address();
+    m_masterBackoff = m_options.client.minReconnectDelay;
     m_sleeper = std::make_unique<Sleeper>();
 
     if (m_url.sentinel) {
@@ -167,13 +168,14 @@ void RedisRouter::close()
     m_refreshSoon.stop();
     if (m_sentinel)
         m_sentinel->stop();
-    // Backoffs end now; commands in flight complete with Closed. The objects stay until the next
-    // open(): close() may run inside one of their callbacks.
-    m_sleeper->cancelAll();
+    // Commands in flight complete with Closed, then backoffs end; what they resume finds every
+    // connection closed. The objects stay until the next open(): close() may run inside one of
+    // their callbacks.
     if (m_single)
         m_single->close();
     for (auto &[address, server] : m_servers)
         server->client->close();
+    m_sleeper->cancelAll();
     updateReady();
 }
 
@@ -274,16 +276,23 @@ void RedisRouter::wire(RedisClient &client)
     connect(c, &RedisClient::stateChanged, this, [this, c] { onClientState(c); });
     connect(c, &RedisClient::topologyReply, this, [this, c](const QByteArray &error) { onTopologyReply(c, error); });
     connect(c, &RedisClient::disconnected, this, [this, c] {
-        if (m_mode == Mode::Sentinel && c == m_single.get())
-            resolveMaster(m_generation, m_options.client.minReconnectDelay);
+        if (m_mode != Mode::Sentinel || c != m_single.get())
+            return;
+        // Ask the sentinels again, backing off while the master they name does not answer.
+        const milliseconds delay = m_masterBackoff;
+        m_masterBackoff = std::min(m_masterBackoff * 2, m_options.client.maxReconnectDelay);
+        resolveMaster(m_generation, delay);
     });
     connect(c, &RedisClient::errorOccurred, this, &RedisRouter::errorOccurred);
 }
 
 void RedisRouter::onClientState(RedisClient *client)
 {
-    if (client->isReady())
+    if (client->isReady()) {
         loadScripts(*client);
+        if (client == m_single.get())
+            m_masterBackoff = m_options.client.minReconnectDelay;
+    }
     else if (m_mode == Mode::Cluster)
         requestRefresh(); // a lost primary: has its replica taken over?
     if (m_mode == Mode::Cluster)
@@ -356,6 +365,9 @@ void RedisRouter::loadScripts(RedisClient &client)
 
 void RedisRouter::adoptStandalone(std::unique_ptr<RedisClient> client)
 {
+    if (client->isReady())
+        qCInfo(lcRedis).noquote() << "connected to" << client->url().toDisplayString();
+    client->setLogConnections(true);
     wire(*client);
     m_single = std::move(client);
     setMode(Mode::Standalone);
@@ -373,7 +385,9 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
     while (true) {
         QStringList problems;
         for (const RedisUrl::Address &seed : seeds) {
-            auto client = std::make_unique<RedisClient>(m_url.withAddress(seed), clientOptions());
+            RedisClient::Options quiet = clientOptions();
+            quiet.logConnections = false;
+            auto client = std::make_unique<RedisClient>(m_url.withAddress(seed), quiet);
             client->open();
             const bool ready = co_await client->waitForReady(connectTimeout);
             if (!self || generation != m_generation)
@@ -558,7 +572,9 @@ QCoro::Task<> RedisRouter::refreshMap(quint64 generation)
         for (const RedisUrl::Address &address : std::as_const(others)) {
             if (connected.contains(address))
                 continue;
-            auto client = std::make_unique<RedisClient>(m_url.withAddress(address), clientOptions());
+            RedisClient::Options quiet = clientOptions();
+            quiet.logConnections = false;
+            auto client = std::make_unique<RedisClient>(m_url.withAddress(address), quiet);
             client->open();
             const bool ready = co_await client->waitForReady(connectTimeout);
             if (!self || generation != m_generation)
@@ -632,6 +648,8 @@ RedisPendingReply RedisRouter::set(
 
 RedisPendingReply RedisRouter::routed(int slot, const QByteArrayList &args)
 {
+    if (!m_open)
+        return finished(RedisReply::failure(RedisReply::Failure::Closed));
     Server *server = m_slots[size_t(slot)];
     if (!server) {
         requestRefresh();

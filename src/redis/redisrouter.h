@@ -209,6 +209,7 @@ private:
     // Sentinel.
     std::unique_ptr<SentinelResolver> m_sentinel;
     RedisUrl::Address m_master;
+    std::chrono::milliseconds m_masterBackoff{100};
     bool m_resolving = false;
 };
 

@@ -39,6 +39,7 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
         RedisClient::Options options;
         options.commandTimeout = timeout;
         options.connectTimeout = timeout;
+        options.logConnections = false;
         auto client = std::make_unique<RedisClient>(sentinelUrl(m_url, sentinel), options);
         client->open();
         const bool ready = co_await client->waitForReady(timeout);
@@ -103,7 +104,7 @@ void SentinelResolver::onMessage(const QByteArray &payload)
     const uint port = words[4].toUInt(&ok);
     if (!ok || port == 0 || port > 65535)
         return;
-    qCInfo(lcRedis).noquote() << "sentinel: master" << m_url.masterName << "switched to"
+    qCDebug(lcRedis).noquote() << "sentinel: +switch-master for" << m_url.masterName << "to"
                               << QStringLiteral("%1:%2").arg(QString::fromUtf8(words[3])).arg(port);
     Q_EMIT masterSwitched(RedisUrl::Address{QString::fromUtf8(words[3]), quint16(port)});
 }
