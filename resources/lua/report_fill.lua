@@ -4,7 +4,8 @@
 -- refresh can never write its (now outdated) report back over the invalidation.
 --
 -- KEYS[1]  the report key (report:{region})
--- KEYS[2]  the lease key (report:{region}:lease), whose value is the filler's token
+-- KEYS[2]  the lease key ({report:region}:lease, in the report's cluster slot), whose value is the
+--          filler's token
 -- ARGV[1]  the filler's lease token
 -- ARGV[2]  the report's JSON
 -- ARGV[3]  time to live in seconds

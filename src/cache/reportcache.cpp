@@ -29,9 +29,12 @@ ReportCache::ReportCache(RedisRouter &redis, ReportSource &source, Settings sett
     , m_source(source)
     , m_settings(settings)
     , m_fillScript(RedisScript::fromFile(QStringLiteral(":/lua/report_fill.lua")))
+    , m_releaseScript(RedisScript::fromFile(QStringLiteral(":/lua/lease_release.lua")))
 {
-    Q_ASSERT_X(!m_fillScript.isNull(), "ReportCache", "the Lua script resource is missing");
+    Q_ASSERT_X(!m_fillScript.isNull() && !m_releaseScript.isNull(), "ReportCache",
+        "the Lua script resources are missing");
     m_redis.registerScript(m_fillScript);
+    m_redis.registerScript(m_releaseScript);
 }
 
 ReportCache::~ReportCache() = default;
@@ -72,7 +75,8 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
 {
     // A read that finds the lookup of its region not sent yet shares it: the lookup still runs
     // after this request arrived, so the answer is as fresh as one of its own.
-    const quint64 generation = m_redis.writeGeneration(keyFor(region));
+    // (One server: its connection's generation, without building the key on this hot path.)
+    const quint64 generation = m_redis.isCluster() ? m_redis.writeGeneration(keyFor(region)) : m_redis.writeGeneration({});
     if (const auto it = m_reads.constFind(region); it != m_reads.cend() && it->generation == generation) {
         ReadFlight::Awaiter join(it->flight);
         CacheRead shared = co_await join;
@@ -217,8 +221,10 @@ QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
             QCoro::Task<std::optional<Report>> computing = m_source.compute(region);
             std::optional<Report> report = co_await computing;
             CacheFill fill;
-            if (!report)
+            if (!report) {
+                releaseLease(leaseKey, token);
                 co_return fill;
+            }
             fill.outcome = CacheFill::Outcome::Computed;
             fill.report = std::move(*report);
             fill.stored = fill.report.toJson(false);
@@ -237,6 +243,8 @@ QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
             } else {
                 qCWarning(lcCache).noquote()
                     << QStringLiteral("could not store report:") + region << "-" << committed.errorText();
+                // The next miss need not wait for the lease to expire.
+                releaseLease(leaseKey, token);
             }
             co_return fill;
         }
@@ -273,6 +281,17 @@ QCoro::Task<CacheFill> ReportCache::lead(QString region, bool waitForOthers)
                 break;
         }
     }
+}
+
+QCoro::Task<> ReportCache::releaseLease(QByteArray leaseKey, QByteArray token)
+{
+    const QByteArrayList keys{leaseKey};
+    const QByteArrayList args{token};
+    QCoro::Task<RedisReply> releasing = m_redis.evalScript(m_releaseScript, keys, args);
+    const RedisReply released = co_await releasing;
+    if (!released.isOk())
+        qCDebug(lcCache).noquote() << "could not release" << QString::fromUtf8(leaseKey) << "-" << released.errorText()
+                                   << "(it expires by itself)";
 }
 
 void ReportCache::revalidate(const QString &region)

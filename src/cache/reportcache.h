@@ -146,6 +146,8 @@ private:
         return m_settings.maxComputations > 0 && computationsUnderWay() >= m_settings.maxComputations;
     }
     QCoro::Task<> revalidateInBackground(QString region);
+    // Gives up this process's lease after a computation that stored nothing (see lease_release.lua).
+    QCoro::Task<> releaseLease(QByteArray leaseKey, QByteArray token);
     std::chrono::milliseconds leaseTtl() const;
     std::chrono::seconds writeTtl() const;
 
@@ -153,6 +155,7 @@ private:
     ReportSource &m_source;
     Settings m_settings;
     RedisScript m_fillScript;
+    RedisScript m_releaseScript;
     // The last validated value per region: a hit whose bytes are unchanged skips parsing and
     // validation, and reuses the served JSON. Bounded; cleared when full.
     struct Validated

@@ -12,6 +12,7 @@
 #include <utility>
 
 using namespace std::chrono;
+using namespace std::chrono_literals;
 
 namespace Cachedash {
 
@@ -73,7 +74,7 @@ QCoro::Task<> SlidingWindowLimiter::decide(
 std::shared_ptr<SlidingWindowLimiter::Batch> &SlidingWindowLimiter::batchFor(const QByteArray &key)
 {
     std::shared_ptr<Batch> *slot = &m_batch;
-    if (m_redis.isCluster()) {
+    if (m_redis.isCluster()) [[unlikely]] {
         // One script call touches one slot. Batches already sent are dropped now and then.
         if (m_slotBatches.size() > 256) {
             m_slotBatches.removeIf([](const auto &entry) { return entry.value()->sent; });
@@ -126,15 +127,20 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
         decision.problem = reply.isOk()
             ? QStringLiteral("unexpected reply from the limiter script: ") + reply.toDebugString().left(200)
             : reply.errorText();
-        // One line per outage, not one per request.
+        // One line per outage, not one per request. On a cluster with one node down, decisions
+        // for the other nodes' clients keep succeeding in between: the outage ends after a
+        // second without failures.
+        m_lastFailure = steady_clock::now();
         if (!std::exchange(m_failing, true))
             qCWarning(lcRateLimit).noquote()
                 << "limiter unavailable, failing" << (decision.allowed ? "open" : "closed") << "-"
                 << decision.problem;
         co_return decision;
     }
-    if (std::exchange(m_failing, false))
+    if (m_failing && steady_clock::now() - m_lastFailure > 1s) {
+        m_failing = false;
         qCInfo(lcRateLimit) << "limiter available again";
+    }
     decision.allowed = e[at].toInteger() == 1;
     ++(decision.allowed ? m_counters.allowed : m_counters.limited);
     decision.remaining = int(std::max<qint64>(0, e[at + 1].toInteger()));

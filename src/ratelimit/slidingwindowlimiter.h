@@ -108,6 +108,7 @@ private:
     QString m_lastClient; // and its key, keyFor(m_lastClient)
     QByteArray m_lastKey;
     bool m_failing = false;
+    std::chrono::steady_clock::time_point m_lastFailure;
     Counters m_counters;
 };
 

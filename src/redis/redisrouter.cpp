@@ -669,7 +669,11 @@ QCoro::Task<> RedisRouter::forward(Pending outer, int slot, QByteArrayList args,
     RedisReply reply = co_await first;
     milliseconds backoff = 10ms;
     QString lastHost = m_url.host;
-    for (int redirects = 0;; ++redirects) {
+    // MOVED is bounded by maxRedirects. ASK, TRYAGAIN and CLUSTERDOWN come back while a migration
+    // or an election lasts, and are bounded by the command's deadline (and a hard cap, for a
+    // cluster that sends ASK in a circle).
+    int moved = 0;
+    for (int rounds = 0;; ++rounds) {
         if (!m_open)
             break; // closed: the reply stands (a failure with Closed, mostly)
         const Redirect kind = redirectOf(reply);
@@ -678,12 +682,14 @@ QCoro::Task<> RedisRouter::forward(Pending outer, int slot, QByteArrayList args,
                 requestRefresh(); // a node lost: has its replica taken over?
             break;
         }
-        if (redirects >= m_options.maxRedirects) {
-            qCWarning(lcRedis).noquote() << "giving up on a command for slot" << slot << "after" << redirects
+        if ((kind == Redirect::Moved && ++moved > m_options.maxRedirects) || rounds >= 64) {
+            qCWarning(lcRedis).noquote() << "giving up on a command for slot" << slot << "after" << rounds
                                          << "redirections; the last was" << reply.errorText();
             reply = RedisReply::error(QByteArrayLiteral("ERR too many cluster redirections, the last: ") + reply.bytes());
             break;
         }
+        if (kind == Redirect::Ask && steady_clock::now() >= outer->deadline)
+            break; // out of time: the ASK stands
         std::optional<RedisPendingReply> next;
         if (kind == Redirect::Moved || kind == Redirect::Ask) {
             int redirectSlot = -1;

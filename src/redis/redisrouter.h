@@ -38,7 +38,8 @@ class SentinelResolver;
 //   primary, the slot map from CLUSTER SLOTS. MOVED re-routes and refreshes the map (at most once
 //   a second), ASK resends after ASKING without touching the map, TRYAGAIN and CLUSTERDOWN are
 //   retried with backoff within the command's timeout, READONLY and a lost node refresh the map,
-//   which is also refreshed every ten seconds. At most five redirections per command.
+//   which is also refreshed every ten seconds. At most five MOVED per command; ASK, TRYAGAIN and
+//   CLUSTERDOWN are followed until the command's timeout.
 // - Sentinel (redis+sentinel://): the master the sentinels name, checked with ROLE, resolved
 //   again on every reconnect, on READONLY and on +switch-master.
 //
@@ -135,7 +136,8 @@ public:
     // Loads `script` on every server the router connects to, at once and after every connect.
     void registerScript(const RedisScript &script);
 
-    // RedisClient's batching hooks, on the connection that holds `key` (see RedisClient).
+    // RedisClient's batching hooks, on the connection that holds `key` (see RedisClient). With
+    // one server, the key is not looked at.
     quint64 writeGeneration(QByteArrayView key) const;
     void beforeNextWrite(QByteArrayView key, std::function<void()> gather);
     void flush(QByteArrayView key);

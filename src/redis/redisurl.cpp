@@ -254,7 +254,7 @@ QString RedisUrl::toDisplayString() const
         hosts.append(address.toString());
     QString s = (sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://")) + hosts.join(u',');
     if (sentinel)
-        s += u'/' + masterName;
+        s += u'/' + QString::fromLatin1(QUrl::toPercentEncoding(masterName));
     if (database != 0)
         s += QStringLiteral("/%1").arg(database);
     return s;

@@ -126,6 +126,7 @@ void MixedLoad::sendNext(Loop *loop)
         e.region = m_settings.regions.at(m_random.bounded(int(m_settings.regions.size())));
     }
     const QByteArray request = requestFor(e.kind, e.region, loop->address);
+    e.client = loop->address;
     e.sentWallMs = QDateTime::currentMSecsSinceEpoch();
     e.sentUs = monotonicUs();
     loop->pending = qsizetype(m_exchanges.size());

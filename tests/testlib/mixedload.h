@@ -25,6 +25,7 @@ struct Exchange
 {
     RequestKind kind = RequestKind::Report;
     QString region;
+    QByteArray client; // the X-Forwarded-For address of the loop that sent it
     qint64 sentUs = 0; // monotonic (monotonicUs()), just before the request was written
     qint64 sentWallMs = 0; // the wall clock at that moment (generated_at is on the wall clock)
     qint64 doneUs = -1; // monotonic, when the whole answer had been read; -1: no answer
