@@ -117,6 +117,11 @@ QCoro::Task<> RedisObserver::enableNotifications(QString node)
     connect(m_subscriber.get(), &RedisSubscriber::message, this,
         [this](
             const QByteArray &, const QByteArray &channel, const QByteArray &) { onNotification(channel); });
+    // Whatever changed while nobody listened (a new node, a reconnect) is read once subscribed.
+    connect(m_subscriber.get(), &RedisSubscriber::subscribedChanged, this, [this](bool subscribed) {
+        if (subscribed)
+            pollSoon();
+    });
     m_subscriber->psubscribe(m_channelPrefix + QByteArrayLiteral("report:*"));
     m_subscriber->open();
 }

@@ -701,7 +701,8 @@ QCoro::Task<> RedisRouter::forward(Pending outer, int slot, QByteArrayList args,
             if (kind == Redirect::Moved) {
                 // The slot has moved for good: route it there now, and read the whole map soon.
                 ++m_stats.moved;
-                m_slots[size_t(redirectSlot)] = &to;
+                if (std::exchange(m_slots[size_t(redirectSlot)], &to) != &to)
+                    Q_EMIT topologyChanged();
                 requestRefresh();
             } else {
                 // Migrating: this command alone goes to the importing node, the map stays.
