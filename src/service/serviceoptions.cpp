@@ -99,7 +99,9 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
     parser.addOption(QCommandLineOption(QStringLiteral("port"),
         QStringLiteral("Port to listen on; 0 picks a free one (default 8000)."), QStringLiteral("port")));
     parser.addOption(QCommandLineOption(QStringLiteral("redis-url"),
-        QStringLiteral("Redis to use: redis://[[user]:password@]host[:port][/db] or "
+        QStringLiteral("Redis to use: redis://[[user]:password@]host[:port][,host:port...][/db] "
+                       "(a server, or any node of a Redis Cluster), "
+                       "redis+sentinel://[[user]:password@]host:port[,host:port...]/MASTER_NAME[/db] or "
                        "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
                        "also REDIS_URL or CACHEDASH_REDIS_URL)."),
         QStringLiteral("url")));
