@@ -7,6 +7,8 @@
 
 #include <QChar>
 #include <QString>
+#include <QStringList>
+#include <QUrl>
 
 #include <cstddef>
 #include <cstdint>
@@ -78,10 +80,24 @@ void checkAccepted(const RedisUrl &url)
     FUZZ_CHECK(url.socketPath.isEmpty());
     FUZZ_CHECK(url.port >= 1);
     FUZZ_CHECK(!url.host.isEmpty());
-    for (QChar c : url.host)
-        FUZZ_CHECK(isHostCharacter(c));
-    const QString host = url.host.contains(u':') ? u'[' + url.host + u']' : url.host;
-    QString expected = QStringLiteral("redis://") + host + u':' + QString::number(url.port);
+    FUZZ_CHECK(url.moreHosts.size() < 64);
+    QStringList hosts;
+    for (const RedisUrl::Address &address : url.addresses()) {
+        FUZZ_CHECK(!address.host.isEmpty() && address.port >= 1);
+        for (QChar c : address.host)
+            FUZZ_CHECK(isHostCharacter(c));
+        const QString host = address.host.contains(u':') ? u'[' + address.host + u']' : address.host;
+        hosts.append(host + u':' + QString::number(address.port));
+    }
+    QString expected = (url.sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://"))
+        + hosts.join(u',');
+    FUZZ_CHECK(url.sentinel != url.masterName.isEmpty());
+    if (url.sentinel) {
+        // The name goes into log lines: one printable word.
+        for (QChar c : url.masterName)
+            FUZZ_CHECK(c.isPrint() && !c.isSpace());
+        expected += u'/' + QString::fromLatin1(QUrl::toPercentEncoding(url.masterName));
+    }
     if (url.database != 0)
         expected += u'/' + QString::number(url.database);
     FUZZ_CHECK(display == expected);

@@ -6,6 +6,8 @@
 
 #include <QSet>
 
+#include <algorithm>
+
 namespace Cachedash {
 
 namespace {
@@ -120,7 +122,17 @@ int ClusterMap::failoversSince(const ClusterMap &before) const
         if (now < 0)
             continue;
         const RedisUrl::Address &newPrimary = m_primaries[now];
-        if (newPrimary != oldPrimary && old.replicas.contains(newPrimary))
+        if (newPrimary == oldPrimary)
+            continue;
+        // Its replica took over, or (Redis leaves a replica that has replicated nothing yet out
+        // of CLUSTER SLOTS) the old primary now follows the node that took its slots, one that
+        // was no primary before: a primary that gave its slots to another primary and then
+        // follows it (replica migration) was resharded, not failed over.
+        const bool demoted = !before.m_primaries.contains(newPrimary)
+            && std::any_of(m_ranges.begin(), m_ranges.end(), [&](const Range &range) {
+                   return range.primary == now && range.replicas.contains(oldPrimary);
+               });
+        if (old.replicas.contains(newPrimary) || demoted)
             replaced.insert(oldPrimary.toString());
     }
     return int(replaced.size());

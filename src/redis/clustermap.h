@@ -45,7 +45,9 @@ public:
     QString slotsOf(int primary) const;
     // Every node named: primaries, then replicas.
     QList<RedisUrl::Address> allNodes() const;
-    // How many of `before`'s primaries were replaced by one of their own replicas here: failovers.
+    // How many of `before`'s primaries were replaced here by one of their own replicas, or by a
+    // node they now follow: failovers. (A primary that died before its replica replicated
+    // anything, and is gone from this map, is not seen.)
     int failoversSince(const ClusterMap &before) const;
 
     friend bool operator==(const ClusterMap &a, const ClusterMap &b)

@@ -226,6 +226,12 @@ void RedisClient::scheduleReconnect(const QString &reason)
         m_lastError = reason;
         Q_EMIT errorOccurred(reason);
     }
+    if (!m_options.reconnect && !m_everReady) {
+        setState(State::Disconnected);
+        gatherBeforeWrite();
+        Q_EMIT disconnected();
+        return;
+    }
     setState(m_everReady ? State::Reconnecting : State::Connecting);
     if (m_options.reconnect) {
         m_reconnectTimer.start(m_backoff);

@@ -60,7 +60,8 @@ public:
         // Reset the connection after this many timeouts in a row with no reply in between.
         int resetAfterTimeouts = 3;
         // Reconnect by itself after a lost connection. Without, the client stays Reconnecting
-        // until reconnectTo() says where (the master a sentinel names may have moved).
+        // until reconnectTo() says where (the master a sentinel names may have moved); one that
+        // never connected goes back to Disconnected at its first failure (waitForReady() ends).
         bool reconnect = true;
         // Ask ROLE in the handshake, and drop a connection to a server that is not a master.
         bool requireMaster = false;
@@ -91,6 +92,7 @@ public:
     const Options &options() const { return m_options; }
     void setCommandTimeout(std::chrono::milliseconds timeout);
     void setLogConnections(bool on) { m_options.logConnections = on; }
+    void setReconnect(bool on) { m_options.reconnect = on; }
     State state() const { return m_state; }
     bool isReady() const { return m_state == State::Ready; }
     Stats stats() const { return m_stats; }

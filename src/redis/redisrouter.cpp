@@ -120,6 +120,15 @@ RedisClient::Options RedisRouter::clientOptions() const
     return options;
 }
 
+RedisClient::Options RedisRouter::probeOptions() const
+{
+    // A connection that asks one thing: quiet, and given up at its first failure.
+    RedisClient::Options options = clientOptions();
+    options.logConnections = false;
+    options.reconnect = false;
+    return options;
+}
+
 void RedisRouter::open()
 {
     if (m_open)
@@ -367,7 +376,8 @@ void RedisRouter::adoptStandalone(std::unique_ptr<RedisClient> client)
 {
     if (client->isReady())
         qCInfo(lcRedis).noquote() << "connected to" << client->url().toDisplayString();
-    client->setLogConnections(true);
+    client->setLogConnections(m_options.client.logConnections);
+    client->setReconnect(m_options.client.reconnect);
     wire(*client);
     m_single = std::move(client);
     setMode(Mode::Standalone);
@@ -385,9 +395,7 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
     while (true) {
         QStringList problems;
         for (const RedisUrl::Address &seed : seeds) {
-            RedisClient::Options quiet = clientOptions();
-            quiet.logConnections = false;
-            auto client = std::make_unique<RedisClient>(m_url.withAddress(seed), quiet);
+            auto client = std::make_unique<RedisClient>(m_url.withAddress(seed), probeOptions());
             client->open();
             const bool ready = co_await client->waitForReady(connectTimeout);
             if (!self || generation != m_generation)
@@ -533,7 +541,6 @@ QCoro::Task<> RedisRouter::refreshMap(quint64 generation)
     m_refreshing = true;
     m_refreshAgain = false;
     m_lastRefresh = steady_clock::now();
-    ++m_stats.refreshes;
     const QByteArrayList ask{QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS")};
     std::optional<ClusterMap> found;
     RedisUrl::Address from;
@@ -572,9 +579,7 @@ QCoro::Task<> RedisRouter::refreshMap(quint64 generation)
         for (const RedisUrl::Address &address : std::as_const(others)) {
             if (connected.contains(address))
                 continue;
-            RedisClient::Options quiet = clientOptions();
-            quiet.logConnections = false;
-            auto client = std::make_unique<RedisClient>(m_url.withAddress(address), quiet);
+            auto client = std::make_unique<RedisClient>(m_url.withAddress(address), probeOptions());
             client->open();
             const bool ready = co_await client->waitForReady(connectTimeout);
             if (!self || generation != m_generation)
@@ -599,6 +604,7 @@ QCoro::Task<> RedisRouter::refreshMap(quint64 generation)
     }
     m_refreshing = false;
     if (found) {
+        ++m_stats.refreshes;
         applyMap(*found, from);
     } else {
         const QString message = QStringLiteral("cannot read the cluster's slot map: ") + problems.join(QStringLiteral("; "));
@@ -970,8 +976,8 @@ QCoro::Task<> RedisRouter::resolveMaster(quint64 generation, milliseconds delay)
         const std::optional<RedisUrl::Address> master = co_await asking;
         if (!self || generation != m_generation)
             co_return;
-        ++m_stats.refreshes;
         if (master) {
+            ++m_stats.refreshes;
             m_resolving = false;
             pointAtMaster(*master);
             co_return;

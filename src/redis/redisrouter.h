@@ -69,7 +69,7 @@ public:
         quint64 ask = 0;
         quint64 tryAgain = 0; // TRYAGAIN and CLUSTERDOWN retried
         quint64 readOnly = 0;
-        quint64 refreshes = 0; // slot maps read (cluster) or masters resolved (sentinel)
+        quint64 refreshes = 0; // slot maps read (cluster) or masters named by a sentinel
         quint64 failovers = 0; // a primary replaced by its replica, or a new master named
         quint64 unexpectedRedirects = 0; // MOVED or ASK outside cluster mode
     };
@@ -159,6 +159,7 @@ private:
     using Pending = QExplicitlySharedDataPointer<detail::PendingCommand>;
 
     RedisClient::Options clientOptions() const;
+    RedisClient::Options probeOptions() const;
     Server &serverAt(const RedisUrl::Address &address);
     Server *serverFor(QByteArrayView key) const;
     RedisClient *clientFor(QByteArrayView key) const;

@@ -166,11 +166,12 @@ bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
         if (name.isEmpty())
             return fail(error,
                 QStringLiteral("a sentinel URL names its master: redis+sentinel://host:26379/MASTER_NAME"));
-        for (QChar c : name) {
+        out.masterName = decoded(name);
+        // It goes into log lines: one printable word, also once percent-decoded.
+        for (QChar c : std::as_const(out.masterName)) {
             if (!c.isPrint() || c.isSpace())
                 return fail(error, QStringLiteral("the master name contains a character that is not allowed"));
         }
-        out.masterName = decoded(name);
         path = next < 0 ? QStringView() : path.mid(next + 1);
     }
     if (!path.isEmpty()) {

@@ -40,6 +40,7 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
         options.commandTimeout = timeout;
         options.connectTimeout = timeout;
         options.logConnections = false;
+        options.reconnect = false;
         auto client = std::make_unique<RedisClient>(sentinelUrl(m_url, sentinel), options);
         client->open();
         const bool ready = co_await client->waitForReady(timeout);
