@@ -137,8 +137,9 @@ QCoro::Task<> ReportsApi::health(ApiRequest request)
     QCoro::Task<HealthCheck::Status> checking = m_c.health.check();
     const HealthCheck::Status status = co_await checking;
     // {"status":"ok","redis":"up",...}: the two members every version had come first.
-    const QString state
-        = !status.state.isEmpty() ? status.state : status.up ? QStringLiteral("up") : QStringLiteral("down");
+    const QString state = !status.state.isEmpty() ? status.state
+        : status.up                               ? QStringLiteral("up")
+                                                  : QStringLiteral("down");
     QByteArray body = QByteArrayLiteral("{\"status\":") + (status.up ? "\"ok\"" : "\"degraded\"")
         + QByteArrayLiteral(",\"redis\":") + jsonString(state);
     if (!status.up)

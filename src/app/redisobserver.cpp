@@ -73,7 +73,8 @@ QCoro::Task<> RedisObserver::enableNotifications(QString node)
     QPointer<RedisObserver> self(this);
     RedisRouter &redis = m_service.redis();
     const QByteArray at = ReportCache::keyFor(m_region);
-    const QByteArrayList get{QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), QByteArrayLiteral("notify-keyspace-events")};
+    const QByteArrayList get{
+        QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"), QByteArrayLiteral("notify-keyspace-events")};
     RedisPendingReply current = redis.command(at, get);
     const RedisReply flags = co_await current;
     if (!self || node != m_listenedNode)
@@ -181,10 +182,10 @@ QCoro::Task<> RedisObserver::poll()
         // can hold hundreds of thousands, and neither Redis nor the picture needs them all.
         const QByteArray &key = s.limiterKey;
         RedisPendingReply count = redis.command(key, {QByteArrayLiteral("ZCARD"), key});
-        RedisPendingReply oldest
-            = redis.command(key, {QByteArrayLiteral("ZRANGE"), key, "0", "0", QByteArrayLiteral("WITHSCORES")});
-        RedisPendingReply newest
-            = redis.command(key, {QByteArrayLiteral("ZRANGE"), key, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
+        RedisPendingReply oldest = redis.command(
+            key, {QByteArrayLiteral("ZRANGE"), key, "0", "0", QByteArrayLiteral("WITHSCORES")});
+        RedisPendingReply newest = redis.command(
+            key, {QByteArrayLiteral("ZRANGE"), key, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
         // The limiter decides with its node's clock: the picture uses the same.
         RedisPendingReply time = redis.command(key, {QByteArrayLiteral("TIME")});
         const RedisReply ttlReply = co_await ttl;

@@ -76,7 +76,8 @@ QCoro::Task<CacheRead> ReportCache::read(QString region)
     // A read that finds the lookup of its region not sent yet shares it: the lookup still runs
     // after this request arrived, so the answer is as fresh as one of its own.
     // (One server: its connection's generation, without building the key on this hot path.)
-    const quint64 generation = m_redis.isCluster() ? m_redis.writeGeneration(keyFor(region)) : m_redis.writeGeneration({});
+    const quint64 generation
+        = m_redis.isCluster() ? m_redis.writeGeneration(keyFor(region)) : m_redis.writeGeneration({});
     if (const auto it = m_reads.constFind(region); it != m_reads.cend() && it->generation == generation) {
         ReadFlight::Awaiter join(it->flight);
         CacheRead shared = co_await join;
@@ -290,8 +291,8 @@ QCoro::Task<> ReportCache::releaseLease(QByteArray leaseKey, QByteArray token)
     QCoro::Task<RedisReply> releasing = m_redis.evalScript(m_releaseScript, keys, args);
     const RedisReply released = co_await releasing;
     if (!released.isOk())
-        qCDebug(lcCache).noquote() << "could not release" << QString::fromUtf8(leaseKey) << "-" << released.errorText()
-                                   << "(it expires by itself)";
+        qCDebug(lcCache).noquote() << "could not release" << QString::fromUtf8(leaseKey) << "-"
+                                   << released.errorText() << "(it expires by itself)";
 }
 
 void ReportCache::revalidate(const QString &region)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "report.h"
 #include "common/sleeper.h"
+#include "report.h"
 
 #include "common/histogram.h"
 #include "common/metrics.h"

@@ -66,28 +66,26 @@ void SlidingWindowLimiter::send(
 QCoro::Task<> SlidingWindowLimiter::decide(
     RedisRouter &redis, RedisScript script, std::shared_ptr<Batch> batch)
 {
-    QCoro::Task<RedisReply> pending = redis.evalScript(std::move(script), batch->keys, batch->args);
+    QCoro::Task<RedisReply> pending = redis.evalScript(script, batch->keys, batch->args);
     RedisReply reply = co_await pending;
     batch->reply.complete(std::move(reply));
 }
 
-std::shared_ptr<SlidingWindowLimiter::Batch> &SlidingWindowLimiter::batchFor(const QByteArray &key)
+std::shared_ptr<SlidingWindowLimiter::Batch> &SlidingWindowLimiter::slotBatch(const QByteArray &key)
 {
-    std::shared_ptr<Batch> *slot = &m_batch;
-    if (m_redis.isCluster()) [[unlikely]] {
-        // One script call touches one slot. Batches already sent are dropped now and then.
-        if (m_slotBatches.size() > 256) {
-            m_slotBatches.removeIf([](const auto &entry) { return entry.value()->sent; });
-        }
-        slot = &m_slotBatches[keySlot(key)];
-    }
-    if (!*slot || (*slot)->sent) {
-        *slot = std::make_shared<Batch>();
-        (*slot)->limit = m_limit;
-        (*slot)->args = {QByteArray::number(qint64(m_window.count())), QByteArray::number(m_limit),
-            m_memberPrefix + QByteArray::number(++m_sequence) + ':'};
-    }
-    return *slot;
+    // One script call touches one slot. Batches already sent are dropped now and then.
+    if (m_slotBatches.size() > 256)
+        m_slotBatches.removeIf([](const auto &entry) { return entry.value()->sent; });
+    return m_slotBatches[keySlot(key)];
+}
+
+inline std::shared_ptr<SlidingWindowLimiter::Batch> SlidingWindowLimiter::newBatch()
+{
+    auto batch = std::make_shared<Batch>();
+    batch->limit = m_limit;
+    batch->args = {QByteArray::number(qint64(m_window.count())), QByteArray::number(m_limit),
+        m_memberPrefix + QByteArray::number(++m_sequence) + ':'};
+    return batch;
 }
 
 QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
@@ -97,12 +95,17 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
         m_lastKey = keyFor(client);
         m_lastClient = client;
     }
-    const QByteArray key = m_lastKey;
-    std::shared_ptr<Batch> batch = batchFor(key);
+    // Used before the first suspension only: m_lastKey may change while this check waits.
+    const QByteArray &key = m_lastKey;
+    std::shared_ptr<Batch> &gathering = m_redis.isCluster() ? slotBatch(key) : m_batch;
+    if (!gathering || gathering->sent)
+        gathering = newBatch();
+    std::shared_ptr<Batch> batch = gathering;
     const qsizetype index = batch->keys.size();
     batch->keys.append(key);
     if (index == 0) {
-        m_redis.beforeNextWrite(key, [&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
+        m_redis.beforeNextWrite(
+            key, [&redis = m_redis, script = m_script, batch] { send(redis, script, batch); });
     } else if (batch->keys.size() >= MaxBatch) {
         send(m_redis, m_script, batch);
         m_redis.flush(key);

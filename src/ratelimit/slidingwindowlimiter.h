@@ -91,8 +91,9 @@ private:
     struct Batch;
     static QCoro::Task<> decide(RedisRouter &redis, RedisScript script, std::shared_ptr<Batch> batch);
     static void send(RedisRouter &redis, const RedisScript &script, const std::shared_ptr<Batch> &batch);
-    // The batch still gathering checks for `key`, a new one if none is.
-    std::shared_ptr<Batch> &batchFor(const QByteArray &key);
+    // On a cluster: where the batch gathering checks for `key`'s slot is kept.
+    std::shared_ptr<Batch> &slotBatch(const QByteArray &key);
+    std::shared_ptr<Batch> newBatch();
     void updatePolicy();
 
     RedisRouter &m_redis;

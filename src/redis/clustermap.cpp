@@ -20,7 +20,8 @@ bool fail(QString *error, const QString &message)
 }
 
 // [ip, port, id, ...] of CLUSTER SLOTS.
-bool readNode(const RedisReply &node, const RedisUrl::Address &answeredBy, RedisUrl::Address &out, QString *error)
+bool readNode(
+    const RedisReply &node, const RedisUrl::Address &answeredBy, RedisUrl::Address &out, QString *error)
 {
     const auto &e = node.elements();
     if (!node.isArray() || e.size() < 2 || !e[0].isString() || !e[1].isInteger())
@@ -73,7 +74,8 @@ std::optional<ClusterMap> ClusterMap::fromClusterSlots(
                 return std::nullopt;
             range.replicas.append(replica);
         }
-        std::fill(map.m_owner.begin() + range.first, map.m_owner.begin() + range.last + 1, qint16(range.primary));
+        std::fill(
+            map.m_owner.begin() + range.first, map.m_owner.begin() + range.last + 1, qint16(range.primary));
         map.m_ranges.append(range);
     }
     std::sort(map.m_ranges.begin(), map.m_ranges.end(),

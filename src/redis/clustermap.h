@@ -38,7 +38,10 @@ public:
     const QList<RedisUrl::Address> &primaries() const { return m_primaries; }
     const QList<Range> &ranges() const { return m_ranges; }
     // The index into primaries() of the node serving `slot`; -1 when no node does.
-    int primaryOf(int slot) const { return slot >= 0 && size_t(slot) < m_owner.size() ? m_owner[size_t(slot)] : -1; }
+    int primaryOf(int slot) const
+    {
+        return slot >= 0 && size_t(slot) < m_owner.size() ? m_owner[size_t(slot)] : -1;
+    }
     // Slots no primary serves.
     int uncoveredSlots() const;
     // The slots `primary` serves, as "0-5460" or "0-100,200-300".

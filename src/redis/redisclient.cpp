@@ -427,11 +427,12 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
     }
 
     if (command->role == PendingCommand::Role::Handshake && context == m_context) {
-        const bool notMaster = value.isArray() && !value.elements().empty()
-            && value.elements().front().bytes() != "master";
+        const bool notMaster
+            = value.isArray() && !value.elements().empty() && value.elements().front().bytes() != "master";
         if (notMaster) {
-            resetConnection(QStringLiteral("%1 is a %2, not the master")
-                                .arg(m_url.toDisplayString(), QString::fromUtf8(value.elements().front().bytes())));
+            resetConnection(
+                QStringLiteral("%1 is a %2, not the master")
+                    .arg(m_url.toDisplayString(), QString::fromUtf8(value.elements().front().bytes())));
         } else if (!value.isOk()) {
             // A wrong password or database will not fix itself, but the server's configuration
             // might: keep retrying with backoff, and say why.

@@ -272,8 +272,9 @@ QString RedisRouter::describe() const
     case Mode::Standalone: return QStringLiteral("standalone");
     case Mode::Cluster: return QStringLiteral("cluster, %1 primaries").arg(m_map.primaries().size());
     case Mode::Sentinel:
-        return m_master.port ? QStringLiteral("sentinel, master %1 at %2").arg(m_url.masterName, m_master.toString())
-                             : QStringLiteral("sentinel, master %1 not found yet").arg(m_url.masterName);
+        return m_master.port
+            ? QStringLiteral("sentinel, master %1 at %2").arg(m_url.masterName, m_master.toString())
+            : QStringLiteral("sentinel, master %1 not found yet").arg(m_url.masterName);
     case Mode::Unknown: break;
     }
     return QStringLiteral("connecting");
@@ -283,7 +284,8 @@ void RedisRouter::wire(RedisClient &client)
 {
     RedisClient *c = &client;
     connect(c, &RedisClient::stateChanged, this, [this, c] { onClientState(c); });
-    connect(c, &RedisClient::topologyReply, this, [this, c](const QByteArray &error) { onTopologyReply(c, error); });
+    connect(c, &RedisClient::topologyReply, this,
+        [this, c](const QByteArray &error) { onTopologyReply(c, error); });
     connect(c, &RedisClient::disconnected, this, [this, c] {
         if (m_mode != Mode::Sentinel || c != m_single.get())
             return;
@@ -301,8 +303,7 @@ void RedisRouter::onClientState(RedisClient *client)
         loadScripts(*client);
         if (client == m_single.get())
             m_masterBackoff = m_options.client.minReconnectDelay;
-    }
-    else if (m_mode == Mode::Cluster)
+    } else if (m_mode == Mode::Cluster)
         requestRefresh(); // a lost primary: has its replica taken over?
     if (m_mode == Mode::Cluster)
         Q_EMIT topologyChanged();
@@ -414,7 +415,8 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
             if (reply.isError()) {
                 // "ERR This instance has cluster support disabled", or a server that does not let
                 // us ask (ACLs, a managed Redis): one server.
-                qCDebug(lcRedis).noquote() << seed.toString() << "is not a cluster node:" << reply.errorText();
+                qCDebug(lcRedis).noquote()
+                    << seed.toString() << "is not a cluster node:" << reply.errorText();
                 adoptStandalone(std::move(client));
                 co_return;
             }
@@ -479,7 +481,8 @@ bool RedisRouter::applyMap(const ClusterMap &map, const RedisUrl::Address &from)
         const int failovers = map.failoversSince(m_map);
         if (failovers > 0) {
             m_stats.failovers += quint64(failovers);
-            qCWarning(lcRedis).noquote() << "cluster: failover seen," << failovers << "primary replaced by its replica";
+            qCWarning(lcRedis).noquote()
+                << "cluster: failover seen," << failovers << "primary replaced by its replica";
         }
     }
     m_map = map;
@@ -489,7 +492,8 @@ bool RedisRouter::applyMap(const ClusterMap &map, const RedisUrl::Address &from)
             shape.append(map.primaries()[i].toString() + QStringLiteral(" [") + map.slotsOf(i) + u']');
         if (map.uncoveredSlots() > 0)
             shape.append(QStringLiteral("%1 slots served by no node").arg(map.uncoveredSlots()));
-        qCInfo(lcRedis).noquote() << "cluster map from" << from.toString() << "-" << shape.join(QStringLiteral(", "));
+        qCInfo(lcRedis).noquote() << "cluster map from" << from.toString() << "-"
+                                  << shape.join(QStringLiteral(", "));
         Q_EMIT topologyChanged();
     }
     retireServers();
@@ -509,7 +513,8 @@ void RedisRouter::retireServers()
             Server *server = it->second.get();
             const bool routed = std::find(m_slots.begin(), m_slots.end(), server) != m_slots.end();
             if (!server->primary && !routed) {
-                qCDebug(lcRedis).noquote() << "closing the connection to" << it->first << "- no longer a primary";
+                qCDebug(lcRedis).noquote()
+                    << "closing the connection to" << it->first << "- no longer a primary";
                 it = m_servers.erase(it);
                 Q_EMIT topologyChanged();
             } else {
@@ -607,7 +612,8 @@ QCoro::Task<> RedisRouter::refreshMap(quint64 generation)
         ++m_stats.refreshes;
         applyMap(*found, from);
     } else {
-        const QString message = QStringLiteral("cannot read the cluster's slot map: ") + problems.join(QStringLiteral("; "));
+        const QString message
+            = QStringLiteral("cannot read the cluster's slot map: ") + problems.join(QStringLiteral("; "));
         qCWarning(lcRedis).noquote() << message;
         setError(message);
     }
@@ -627,8 +633,9 @@ RedisPendingReply RedisRouter::command(QByteArrayView key, const QByteArrayList 
         return routed(keySlot(key), args);
     if (m_single && m_mode != Mode::Unknown)
         return m_single->command(args);
-    return finished(RedisReply::failure(m_open ? RedisReply::Failure::NotConnected : RedisReply::Failure::Closed,
-        m_open ? QStringLiteral("not connected to Redis yet") : QString()));
+    return finished(
+        RedisReply::failure(m_open ? RedisReply::Failure::NotConnected : RedisReply::Failure::Closed,
+            m_open ? QStringLiteral("not connected to Redis yet") : QString()));
 }
 
 RedisPendingReply RedisRouter::command(const QByteArrayList &args)
@@ -642,7 +649,8 @@ RedisPendingReply RedisRouter::command(const QByteArrayList &args)
             any = server.get();
     }
     if (!any)
-        return finished(RedisReply::failure(RedisReply::Failure::NotConnected, QStringLiteral("no cluster node known")));
+        return finished(
+            RedisReply::failure(RedisReply::Failure::NotConnected, QStringLiteral("no cluster node known")));
     return any->client->command(args);
 }
 
@@ -659,8 +667,8 @@ RedisPendingReply RedisRouter::routed(int slot, const QByteArrayList &args)
     Server *server = m_slots[size_t(slot)];
     if (!server) {
         requestRefresh();
-        return finished(RedisReply::failure(RedisReply::Failure::NotConnected,
-            QStringLiteral("no cluster node serves slot %1").arg(slot)));
+        return finished(RedisReply::failure(
+            RedisReply::Failure::NotConnected, QStringLiteral("no cluster node serves slot %1").arg(slot)));
     }
     RedisPendingReply first = server->client->command(args);
     QExplicitlySharedDataPointer<PendingCommand> outer(new PendingCommand);
@@ -691,7 +699,8 @@ QCoro::Task<> RedisRouter::forward(Pending outer, int slot, QByteArrayList args,
         if ((kind == Redirect::Moved && ++moved > m_options.maxRedirects) || rounds >= 64) {
             qCWarning(lcRedis).noquote() << "giving up on a command for slot" << slot << "after" << rounds
                                          << "redirections; the last was" << reply.errorText();
-            reply = RedisReply::error(QByteArrayLiteral("ERR too many cluster redirections, the last: ") + reply.bytes());
+            reply = RedisReply::error(
+                QByteArrayLiteral("ERR too many cluster redirections, the last: ") + reply.bytes());
             break;
         }
         if (kind == Redirect::Ask && steady_clock::now() >= outer->deadline)
@@ -745,14 +754,16 @@ QCoro::Task<RedisReply> RedisRouter::failed(RedisReply reply)
     co_return reply;
 }
 
-QCoro::Task<RedisReply> RedisRouter::evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args)
+QCoro::Task<RedisReply> RedisRouter::evalScript(
+    const RedisScript &script, const QByteArrayList &keys, const QByteArrayList &args)
 {
     if (m_mode == Mode::Cluster)
-        return clusterEval(std::move(script), std::move(keys), std::move(args));
+        return clusterEval(script, keys, args);
     if (m_single && m_mode != Mode::Unknown)
-        return m_single->evalScript(std::move(script), std::move(keys), std::move(args));
-    return failed(RedisReply::failure(m_open ? RedisReply::Failure::NotConnected : RedisReply::Failure::Closed,
-        m_open ? QStringLiteral("not connected to Redis yet") : QString()));
+        return m_single->evalScript(script, keys, args);
+    return failed(
+        RedisReply::failure(m_open ? RedisReply::Failure::NotConnected : RedisReply::Failure::Closed,
+            m_open ? QStringLiteral("not connected to Redis yet") : QString()));
 }
 
 QCoro::Task<RedisReply> RedisRouter::clusterEval(RedisScript script, QByteArrayList keys, QByteArrayList args)
@@ -803,12 +814,6 @@ QString RedisRouter::nodeFor(QByteArrayView key) const
     return {};
 }
 
-quint64 RedisRouter::writeGeneration(QByteArrayView key) const
-{
-    const RedisClient *client = clientFor(key);
-    return client ? client->writeGeneration() : 0;
-}
-
 void RedisRouter::beforeNextWrite(QByteArrayView key, std::function<void()> gather)
 {
     if (RedisClient *client = clientFor(key))
@@ -847,7 +852,8 @@ QList<RedisRouter::Node> RedisRouter::nodes() const
         node.role = m_mode == Mode::Sentinel ? QStringLiteral("master") : QStringLiteral("standalone");
         node.up = m_single->isReady();
         if (!node.up)
-            node.problem = m_single->lastError().isEmpty() ? QStringLiteral("not connected") : m_single->lastError();
+            node.problem
+                = m_single->lastError().isEmpty() ? QStringLiteral("not connected") : m_single->lastError();
         out.append(node);
     }
     return out;
@@ -867,8 +873,9 @@ QCoro::Task<RedisRouter::Health> RedisRouter::checkHealth()
     for (const Node &node : std::as_const(health.nodes)) {
         if (m_mode == Mode::Cluster) {
             const auto it = m_servers.find(node.address);
-            pings.push_back(it != m_servers.end() ? it->second->client->ping()
-                                                  : finished(RedisReply::failure(RedisReply::Failure::NotConnected)));
+            pings.push_back(it != m_servers.end()
+                    ? it->second->client->ping()
+                    : finished(RedisReply::failure(RedisReply::Failure::NotConnected)));
         } else {
             pings.push_back(m_single->ping());
         }
@@ -882,7 +889,8 @@ QCoro::Task<RedisRouter::Health> RedisRouter::checkHealth()
             node.problem = pong.errorText();
             problems.append(node.slots.isEmpty()
                     ? QStringLiteral("%1 unreachable: %2").arg(node.address, node.problem)
-                    : QStringLiteral("%1 (slots %2) unreachable: %3").arg(node.address, node.slots, node.problem));
+                    : QStringLiteral("%1 (slots %2) unreachable: %3")
+                          .arg(node.address, node.slots, node.problem));
         }
     }
     if (!self)
@@ -925,16 +933,17 @@ void RedisRouter::writeMetrics(MetricsWriter &out) const
     out.single("cachedash_redis_up", "gauge", "1 while every Redis connection the service needs is ready.",
         isReady() ? 1 : 0);
     out.single("cachedash_redis_commands_total", "counter", "Commands sent to Redis.", double(s.commands));
-    out.single("cachedash_redis_writes_total", "counter", "Socket writes to Redis (pipelined commands share one).",
-        double(s.writeEvents));
-    out.single("cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.", double(s.timeouts));
+    out.single("cachedash_redis_writes_total", "counter",
+        "Socket writes to Redis (pipelined commands share one).", double(s.writeEvents));
+    out.single(
+        "cachedash_redis_timeouts_total", "counter", "Redis commands that timed out.", double(s.timeouts));
     out.single("cachedash_redis_connects_total", "counter", "Redis connections that became ready.",
         double(s.connects));
     out.family("cachedash_redis_command_duration_seconds", "histogram", "Round-trip time of Redis commands.");
     out.histogram("cachedash_redis_command_duration_seconds", roundTrips);
     out.family("cachedash_redis_mode", "gauge", "1 for the shape of the Redis in use.");
-    for (const auto &[mode, name] : {std::pair{Mode::Standalone, "standalone"}, std::pair{Mode::Cluster, "cluster"},
-             std::pair{Mode::Sentinel, "sentinel"}})
+    for (const auto &[mode, name] : {std::pair{Mode::Standalone, "standalone"},
+             std::pair{Mode::Cluster, "cluster"}, std::pair{Mode::Sentinel, "sentinel"}})
         out.sample("cachedash_redis_mode", MetricsWriter::label("mode", name), m_mode == mode ? 1 : 0);
     int up = 0;
     const QList<Node> known = nodes();
@@ -955,7 +964,8 @@ void RedisRouter::writeMetrics(MetricsWriter &out) const
     out.single("cachedash_redis_topology_refreshes_total", "counter",
         "Cluster slot maps read, or masters asked of the sentinels.", double(m_stats.refreshes));
     out.single("cachedash_redis_failovers_total", "counter",
-        "Primaries replaced by their replica, or new masters named by the sentinels.", double(m_stats.failovers));
+        "Primaries replaced by their replica, or new masters named by the sentinels.",
+        double(m_stats.failovers));
 }
 
 QCoro::Task<> RedisRouter::resolveMaster(quint64 generation, milliseconds delay)
@@ -982,7 +992,8 @@ QCoro::Task<> RedisRouter::resolveMaster(quint64 generation, milliseconds delay)
             pointAtMaster(*master);
             co_return;
         }
-        const QString message = QStringLiteral("no sentinel names master %1: %2").arg(m_url.masterName, m_sentinel->lastError());
+        const QString message = QStringLiteral("no sentinel names master %1: %2")
+                                    .arg(m_url.masterName, m_sentinel->lastError());
         if (message != m_lastError)
             qCWarning(lcRedis).noquote() << message;
         setError(message);
@@ -1000,8 +1011,8 @@ void RedisRouter::pointAtMaster(const RedisUrl::Address &address)
         return;
     if (m_master.port && address != m_master) {
         ++m_stats.failovers;
-        qCWarning(lcRedis).noquote() << "sentinel: master" << m_url.masterName << "moved from" << m_master.toString()
-                                     << "to" << address.toString();
+        qCWarning(lcRedis).noquote() << "sentinel: master" << m_url.masterName << "moved from"
+                                     << m_master.toString() << "to" << address.toString();
     }
     const bool first = m_master.port == 0;
     m_master = address;
@@ -1009,7 +1020,8 @@ void RedisRouter::pointAtMaster(const RedisUrl::Address &address)
     const RedisUrl url = m_url.withAddress(address);
     if (m_single->state() == RedisClient::State::Disconnected) {
         if (first)
-            qCInfo(lcRedis).noquote() << "sentinel: master" << m_url.masterName << "is at" << address.toString();
+            qCInfo(lcRedis).noquote()
+                << "sentinel: master" << m_url.masterName << "is at" << address.toString();
         m_single->setUrl(url);
         m_single->open();
     } else {

@@ -132,13 +132,18 @@ public:
     RedisPendingReply ping() { return command({QByteArrayLiteral("PING")}); }
     // EVALSHA, falling back to EVAL on NOSCRIPT, routed by the first key. Every key must share one
     // slot (hash tags), or the answer is a CROSSSLOT error, from the router in cluster mode.
-    QCoro::Task<RedisReply> evalScript(RedisScript script, QByteArrayList keys, QByteArrayList args);
+    QCoro::Task<RedisReply> evalScript(
+        const RedisScript &script, const QByteArrayList &keys, const QByteArrayList &args);
     // Loads `script` on every server the router connects to, at once and after every connect.
     void registerScript(const RedisScript &script);
 
     // RedisClient's batching hooks, on the connection that holds `key` (see RedisClient). With
     // one server, the key is not looked at.
-    quint64 writeGeneration(QByteArrayView key) const;
+    quint64 writeGeneration(QByteArrayView key) const
+    {
+        const RedisClient *client = m_mode == Mode::Cluster ? clientFor(key) : single();
+        return client ? client->writeGeneration() : 0;
+    }
     void beforeNextWrite(QByteArrayView key, std::function<void()> gather);
     void flush(QByteArrayView key);
 
@@ -163,6 +168,8 @@ private:
     Server &serverAt(const RedisUrl::Address &address);
     Server *serverFor(QByteArrayView key) const;
     RedisClient *clientFor(QByteArrayView key) const;
+    // The one connection of standalone and sentinel mode, once known.
+    RedisClient *single() const { return m_mode == Mode::Unknown ? nullptr : m_single.get(); }
     void wire(RedisClient &client);
     void onClientState(RedisClient *client);
     void onTopologyReply(RedisClient *client, const QByteArray &error);

@@ -170,7 +170,8 @@ bool parseTcp(QStringView rest, RedisUrl &out, QString *error)
         // It goes into log lines: one printable word, also once percent-decoded.
         for (QChar c : std::as_const(out.masterName)) {
             if (!c.isPrint() || c.isSpace())
-                return fail(error, QStringLiteral("the master name contains a character that is not allowed"));
+                return fail(
+                    error, QStringLiteral("the master name contains a character that is not allowed"));
         }
         path = next < 0 ? QStringView() : path.mid(next + 1);
     }
@@ -204,14 +205,14 @@ std::optional<RedisUrl> RedisUrl::parse(const QString &url, QString *error)
     } else if (scheme == u"redis+sentinel") {
         out.sentinel = true;
         ok = parseTcp(rest, out, error);
-    }
-    else if (scheme == u"unix")
+    } else if (scheme == u"unix")
         ok = parseUnix(rest, out, error);
     else if (scheme == u"rediss")
         ok = fail(error, QStringLiteral("rediss:// (TLS) is not supported; use redis:// or unix://"));
     else
         ok = fail(error,
-            QStringLiteral("unsupported scheme \"%1\"; use redis://, redis+sentinel:// or unix://").arg(quoted(scheme, 16)));
+            QStringLiteral("unsupported scheme \"%1\"; use redis://, redis+sentinel:// or unix://")
+                .arg(quoted(scheme, 16)));
     if (!ok)
         return std::nullopt;
     return out;
@@ -253,7 +254,8 @@ QString RedisUrl::toDisplayString() const
     QStringList hosts;
     for (const Address &address : addresses())
         hosts.append(address.toString());
-    QString s = (sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://")) + hosts.join(u',');
+    QString s
+        = (sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://")) + hosts.join(u',');
     if (sentinel)
         s += u'/' + QString::fromLatin1(QUrl::toPercentEncoding(masterName));
     if (database != 0)

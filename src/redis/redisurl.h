@@ -52,7 +52,8 @@ struct RedisUrl
     // to reach one node with these credentials and database.
     RedisUrl withAddress(const Address &address) const;
 
-    // The URL without credentials, safe to log or show: redis://host:port/db, redis+sentinel://h1:p1,h2:p2/name or unix:///path?db=N.
+    // The URL without credentials, safe to log or show: redis://host:port/db,
+    // redis+sentinel://h1:p1,h2:p2/name or unix:///path?db=N.
     QString toDisplayString() const;
 
     friend bool operator==(const RedisUrl &, const RedisUrl &) = default;

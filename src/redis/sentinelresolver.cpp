@@ -47,9 +47,10 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
         if (!self)
             co_return std::nullopt;
         if (!ready) {
-            problems.append(QStringLiteral("sentinel %1: %2")
-                                .arg(sentinel.toString(),
-                                    client->lastError().isEmpty() ? QStringLiteral("no answer") : client->lastError()));
+            problems.append(
+                QStringLiteral("sentinel %1: %2")
+                    .arg(sentinel.toString(),
+                        client->lastError().isEmpty() ? QStringLiteral("no answer") : client->lastError()));
             continue;
         }
         const QByteArrayList ask{
@@ -67,10 +68,11 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
                 co_return RedisUrl::Address{QString::fromUtf8(e[0].bytes()), quint16(port)};
             }
         }
-        problems.append(QStringLiteral("sentinel %1: %2")
-                            .arg(sentinel.toString(),
-                                reply.isNil() ? QStringLiteral("knows no master named \"%1\"").arg(m_url.masterName)
-                                              : reply.errorText()));
+        problems.append(
+            QStringLiteral("sentinel %1: %2")
+                .arg(sentinel.toString(),
+                    reply.isNil() ? QStringLiteral("knows no master named \"%1\"").arg(m_url.masterName)
+                                  : reply.errorText()));
     }
     m_lastError = problems.join(QStringLiteral("; "));
     co_return std::nullopt;
@@ -83,7 +85,8 @@ void SentinelResolver::watch()
     for (const RedisUrl::Address &sentinel : m_url.addresses()) {
         auto watcher = std::make_unique<RedisSubscriber>(sentinelUrl(m_url, sentinel));
         connect(watcher.get(), &RedisSubscriber::message, this,
-            [this](const QByteArray &, const QByteArray &, const QByteArray &payload) { onMessage(payload); });
+            [this](
+                const QByteArray &, const QByteArray &, const QByteArray &payload) { onMessage(payload); });
         watcher->psubscribe(QByteArrayLiteral("+switch-master"));
         watcher->open();
         m_watchers.push_back(std::move(watcher));
@@ -106,7 +109,7 @@ void SentinelResolver::onMessage(const QByteArray &payload)
     if (!ok || port == 0 || port > 65535)
         return;
     qCDebug(lcRedis).noquote() << "sentinel: +switch-master for" << m_url.masterName << "to"
-                              << QStringLiteral("%1:%2").arg(QString::fromUtf8(words[3])).arg(port);
+                               << QStringLiteral("%1:%2").arg(QString::fromUtf8(words[3])).arg(port);
     Q_EMIT masterSwitched(RedisUrl::Address{QString::fromUtf8(words[3]), quint16(port)});
 }
 

@@ -129,8 +129,8 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
         }
         if (m_redis->isCluster()) {
             // The map is known; a primary that does not answer yet degrades its slots only.
-            qCWarning(lcService).noquote() << "Redis:" << m_redis->describe() << "- starting with a node down:"
-                                           << m_redis->lastError();
+            qCWarning(lcService).noquote()
+                << "Redis:" << m_redis->describe() << "- starting with a node down:" << m_redis->lastError();
             co_return true;
         }
         if (m_options.redisUrlGiven) {

@@ -21,9 +21,9 @@ class ReportSource;
 class ReportsApi;
 class SlidingWindowLimiter;
 
-// The reports service, whole: its Redis (one server, a cluster or a sentinel's master), the report source, the cache, the limiter,
-// the HTTP transport and the API that answers it, on the thread that creates it. Headless mode runs it alone;
-// the window hosts the same object.
+// The reports service, whole: its Redis (one server, a cluster or a sentinel's master), the report source,
+// the cache, the limiter, the HTTP transport and the API that answers it, on the thread that creates it.
+// Headless mode runs it alone; the window hosts the same object.
 class Service : public QObject
 {
     Q_OBJECT

@@ -331,15 +331,15 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
     m_sinceSnapshot.restart();
     m_ui->limiterView->setWindow(snapshot.limiterEntries, snapshot.limiterCount, snapshot.redisNowMs,
         snapshot.limit, snapshot.windowMs);
-    m_ui->limiterKeyLabel->setText(tr("Key <code>%1</code> (this window's client)%2")
-                                       .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped(),
-                                           nodeSuffix(snapshot.limiterNode)));
+    m_ui->limiterKeyLabel->setText(
+        tr("Key <code>%1</code> (this window's client)%2")
+            .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped(), nodeSuffix(snapshot.limiterNode)));
     const QString state = snapshot.redisState;
     const QString color = state == u"up" ? QStringLiteral("#2e8b57") : QStringLiteral("#d9483b");
-    m_ui->redisLabel->setText(tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4 · %5")
-                                  .arg(m_host.redisUrl(), color, state.toHtmlEscaped(),
-                                      m_host.usesPrivateRedis() ? tr(" private") : QString(),
-                                      snapshot.redisMode.toHtmlEscaped()));
+    m_ui->redisLabel->setText(
+        tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4 · %5")
+            .arg(m_host.redisUrl(), color, state.toHtmlEscaped(),
+                m_host.usesPrivateRedis() ? tr(" private") : QString(), snapshot.redisMode.toHtmlEscaped()));
     updateTtl();
     updateLimiterText();
 }
@@ -366,9 +366,9 @@ QString MainWindow::ttlText() const
 
 void MainWindow::updateTtl()
 {
-    m_ui->cacheKeyLabel->setText(tr("Key <code>report:%1</code>%2")
-                                     .arg(region().toHtmlEscaped(),
-                                         m_haveSnapshot ? nodeSuffix(m_snapshot.reportNode) : QString()));
+    m_ui->cacheKeyLabel->setText(
+        tr("Key <code>report:%1</code>%2")
+            .arg(region().toHtmlEscaped(), m_haveSnapshot ? nodeSuffix(m_snapshot.reportNode) : QString()));
     if (!m_haveSnapshot) {
         m_ui->ttlBar->setValue(0);
         m_ui->ttlLabel->setText(tr("…"));

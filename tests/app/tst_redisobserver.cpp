@@ -148,7 +148,8 @@ void tst_RedisObserver::followsTheKeysNodeOnACluster()
     TestRedisCluster cluster;
     QVERIFY2(cluster.start(3, 0), qPrintable(cluster.errorString()));
     TestService service;
-    QVERIFY2(service.start(Cachedash::Test::testServiceOptions(cluster.server(0))), qPrintable(service.errorString()));
+    QVERIFY2(service.start(Cachedash::Test::testServiceOptions(cluster.server(0))),
+        qPrintable(service.errorString()));
     QCOMPARE(service->redis().mode(), RedisRouter::Mode::Cluster);
     RedisObserver observer(*service);
     observer.setPollInterval(60s);
@@ -162,25 +163,33 @@ void tst_RedisObserver::followsTheKeysNodeOnACluster()
     const int owner = cluster.primaryFor(slot);
     const QString ownerAddress = QStringLiteral("127.0.0.1:%1").arg(cluster.server(owner).port());
     QCOMPARE(cluster.server(owner).command({"SET", key, "{}", "EX", "30"}), QByteArray("OK"));
-    QVERIFY(waitFor(spy, [](qint64 pttl) { return pttl > 29000; }, 2000) > 0);
-    const auto seen = [&spy] { return spy.isEmpty() ? DashboardSnapshot() : spy.last().at(0).value<DashboardSnapshot>(); };
+    QVERIFY(waitFor(
+                spy, [](qint64 pttl) { return pttl > 29000; }, 2000)
+        > 0);
+    const auto seen = [&spy] {
+        return spy.isEmpty() ? DashboardSnapshot() : spy.last().at(0).value<DashboardSnapshot>();
+    };
     observer.pollSoon();
     QTRY_VERIFY(seen().redisAnswered);
     QCOMPARE(seen().reportNode, ownerAddress);
-    const int limiterOwner = cluster.primaryFor(keySlot(SlidingWindowLimiter::keyFor(QStringLiteral("127.0.0.1"))));
+    const int limiterOwner
+        = cluster.primaryFor(keySlot(SlidingWindowLimiter::keyFor(QStringLiteral("127.0.0.1"))));
     QCOMPARE(seen().limiterNode, QStringLiteral("127.0.0.1:%1").arg(cluster.server(limiterOwner).port()));
     QVERIFY(seen().redisMode.startsWith(QStringLiteral("cluster, 3 primaries")));
 
     // The report's slot moves to another primary, key and all.
     const int to = (owner + 1) % 3;
     const QByteArray s = QByteArray::number(slot);
-    QCOMPARE(cluster.server(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", cluster.node(owner).id}), QByteArray("OK"));
-    QCOMPARE(cluster.server(owner).command({"CLUSTER", "SETSLOT", s, "MIGRATING", cluster.node(to).id}), QByteArray("OK"));
-    QCOMPARE(cluster.server(owner).command(
-                 {"MIGRATE", "127.0.0.1", QByteArray::number(cluster.server(to).port()), "", "0", "5000", "KEYS", key}),
+    QCOMPARE(cluster.server(to).command({"CLUSTER", "SETSLOT", s, "IMPORTING", cluster.node(owner).id}),
+        QByteArray("OK"));
+    QCOMPARE(cluster.server(owner).command({"CLUSTER", "SETSLOT", s, "MIGRATING", cluster.node(to).id}),
+        QByteArray("OK"));
+    QCOMPARE(cluster.server(owner).command({"MIGRATE", "127.0.0.1",
+                 QByteArray::number(cluster.server(to).port()), "", "0", "5000", "KEYS", key}),
         QByteArray("OK"));
     for (int p : {to, owner, 3 - to - owner})
-        QCOMPARE(cluster.server(p).command({"CLUSTER", "SETSLOT", s, "NODE", cluster.node(to).id}), QByteArray("OK"));
+        QCOMPARE(cluster.server(p).command({"CLUSTER", "SETSLOT", s, "NODE", cluster.node(to).id}),
+            QByteArray("OK"));
     // The service meets the move (MOVED), reads the map again, and the observer follows.
     RedisPendingReply read = service->redis().get(key);
     QVERIFY(QCoro::waitFor(read).isString());
@@ -190,7 +199,9 @@ void tst_RedisObserver::followsTheKeysNodeOnACluster()
     spy.clear();
     // A change on the new node shows at once, without a poll.
     QCOMPARE(cluster.server(to).command({"DEL", key}), QByteArray("1"));
-    QCOMPARE(waitFor(spy, [](qint64 pttl) { return pttl == -2; }, 2000), -2);
+    QCOMPARE(waitFor(
+                 spy, [](qint64 pttl) { return pttl == -2; }, 2000),
+        -2);
     observer.pollSoon();
     QTRY_VERIFY(!spy.isEmpty());
     QCOMPARE(seen().reportNode, toAddress);

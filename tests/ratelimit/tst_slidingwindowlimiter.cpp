@@ -11,8 +11,8 @@
 
 using namespace std::chrono_literals;
 using Cachedash::RateLimitDecision;
-using Cachedash::RedisRouter;
 using Cachedash::RedisReply;
+using Cachedash::RedisRouter;
 using Cachedash::RedisUrl;
 using Cachedash::SlidingWindowLimiter;
 using Cachedash::Test::TestRedisServer;

@@ -19,8 +19,8 @@ using Address = RedisUrl::Address;
 // A node entry as Redis 7 writes it in CLUSTER SLOTS: [ip, port, id, {metadata}].
 RedisReply node(const QByteArray &host, qint64 port, const QByteArray &id = QByteArrayLiteral("0123abcd"))
 {
-    return RedisReply::array({RedisReply::string(host), RedisReply::integer(port), RedisReply::string(id),
-        RedisReply::array({})});
+    return RedisReply::array(
+        {RedisReply::string(host), RedisReply::integer(port), RedisReply::string(id), RedisReply::array({})});
 }
 
 // [first, last, primary, replicas...]
@@ -166,8 +166,8 @@ void tst_ClusterMap::onePrimaryWithSeveralRanges()
 void tst_ClusterMap::partialCoverage()
 {
     // A primary lost with no replica to take over: its slots are served by nobody.
-    const ClusterMap map = mapOf(
-        {range(0, 5460, node("127.0.0.1", 7000)), range(10922, 16383, node("127.0.0.1", 7002))});
+    const ClusterMap map
+        = mapOf({range(0, 5460, node("127.0.0.1", 7000)), range(10922, 16383, node("127.0.0.1", 7002))});
     QCOMPARE(map.uncoveredSlots(), 10921 - 5461 + 1);
     QCOMPARE(map.primaryOf(5460), 0);
     QCOMPARE(map.primaryOf(5461), -1);
@@ -221,7 +221,8 @@ void tst_ClusterMap::hostlessNodeIsTheOneThatAnswered()
         Answerer, &error);
     QVERIFY2(map, qPrintable(error));
     // The answering node's host, with the port the reply gives (not the answering node's port).
-    QCOMPARE(names(map->primaries()), (QStringList{QStringLiteral("10.0.0.9:7100"), QStringLiteral("10.0.0.2:7200")}));
+    QCOMPARE(names(map->primaries()),
+        (QStringList{QStringLiteral("10.0.0.9:7100"), QStringLiteral("10.0.0.2:7200")}));
     QCOMPARE(names(map->ranges()[0].replicas), QStringList{QStringLiteral("10.0.0.9:7101")});
     QCOMPARE(map->uncoveredSlots(), 0);
 }
@@ -241,29 +242,34 @@ void tst_ClusterMap::badRepliesAreRejected_data()
     QTest::newRow("integer") << RedisReply::integer(3) << "array";
     QTest::newRow("entry not an array") << RedisReply::array({RedisReply::integer(0)}) << "entry";
     QTest::newRow("entry without a primary")
-        << RedisReply::array({RedisReply::array({RedisReply::integer(0), RedisReply::integer(16383)})}) << "entry";
-    QTest::newRow("first slot a string") << RedisReply::array({RedisReply::array(
-        {RedisReply::string("0"), RedisReply::integer(16383), good})}) << "entry";
-    QTest::newRow("last slot nil") << RedisReply::array({RedisReply::array(
-        {RedisReply::integer(0), RedisReply::nil(), good})}) << "entry";
+        << RedisReply::array({RedisReply::array({RedisReply::integer(0), RedisReply::integer(16383)})})
+        << "entry";
+    QTest::newRow("first slot a string")
+        << RedisReply::array({RedisReply::array({RedisReply::string("0"), RedisReply::integer(16383), good})})
+        << "entry";
+    QTest::newRow("last slot nil") << RedisReply::array(
+        {RedisReply::array({RedisReply::integer(0), RedisReply::nil(), good})})
+                                   << "entry";
     QTest::newRow("negative first slot") << RedisReply::array({range(-1, 100, good)}) << "out of bounds";
-    QTest::newRow("last slot past the end") << RedisReply::array({range(0, ClusterSlots, good)}) << "out of bounds";
+    QTest::newRow("last slot past the end")
+        << RedisReply::array({range(0, ClusterSlots, good)}) << "out of bounds";
     QTest::newRow("first after last") << RedisReply::array({range(200, 100, good)}) << "out of bounds";
-    QTest::newRow("primary not an array")
-        << RedisReply::array({RedisReply::array({RedisReply::integer(0), RedisReply::integer(16383),
-               RedisReply::string("127.0.0.1:7000")})})
-        << "node";
+    QTest::newRow("primary not an array") << RedisReply::array({RedisReply::array(
+        {RedisReply::integer(0), RedisReply::integer(16383), RedisReply::string("127.0.0.1:7000")})})
+                                          << "node";
     QTest::newRow("primary without a port")
-        << RedisReply::array({range(0, 16383, RedisReply::array({RedisReply::string("127.0.0.1")}))}) << "node";
+        << RedisReply::array({range(0, 16383, RedisReply::array({RedisReply::string("127.0.0.1")}))})
+        << "node";
     QTest::newRow("host an integer") << RedisReply::array(
         {range(0, 16383, RedisReply::array({RedisReply::integer(127), RedisReply::integer(7000)}))})
                                      << "node";
-    QTest::newRow("port a string") << RedisReply::array({range(0, 16383,
-        RedisReply::array({RedisReply::string("127.0.0.1"), RedisReply::string("7000")}))})
+    QTest::newRow("port a string") << RedisReply::array(
+        {range(0, 16383, RedisReply::array({RedisReply::string("127.0.0.1"), RedisReply::string("7000")}))})
                                    << "node";
     QTest::newRow("port zero") << RedisReply::array({range(0, 16383, node("127.0.0.1", 0))}) << "port";
     QTest::newRow("port too big") << RedisReply::array({range(0, 16383, node("127.0.0.1", 65536))}) << "port";
-    QTest::newRow("bad replica") << RedisReply::array({range(0, 16383, good, {node("127.0.0.1", -5)})}) << "port";
+    QTest::newRow("bad replica") << RedisReply::array({range(0, 16383, good, {node("127.0.0.1", -5)})})
+                                 << "port";
     QTest::newRow("bad second entry")
         << RedisReply::array({range(0, 100, good), RedisReply::array({RedisReply::integer(101)})}) << "entry";
 }
@@ -305,33 +311,39 @@ void tst_ClusterMap::failoversSince_data()
     QTest::newRow("unchanged") << before << threePrimaries() << 0;
     // 7000 died; its replica 7003 serves its slots (7000, back, follows 7003).
     QTest::newRow("replica promoted")
-        << before << mapOf({range(0, 5460, node("127.0.0.1", 7003), {node("127.0.0.1", 7000)}),
+        << before
+        << mapOf({range(0, 5460, node("127.0.0.1", 7003), {node("127.0.0.1", 7000)}),
                range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(10922, 16383, node("127.0.0.1", 7002), {node("127.0.0.1", 7005)})})
         << 1;
     QTest::newRow("promoted replica, dead primary not listed")
-        << before << mapOf({range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
+        << before
+        << mapOf({range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(10922, 16383, node("127.0.0.1", 7002), {node("127.0.0.1", 7005)}),
                range(0, 5460, node("127.0.0.1", 7003))})
         << 1;
     QTest::newRow("two replicas promoted")
-        << before << mapOf({range(0, 5460, node("127.0.0.1", 7003)), range(5461, 10921, node("127.0.0.1", 7004)),
+        << before
+        << mapOf({range(0, 5460, node("127.0.0.1", 7003)), range(5461, 10921, node("127.0.0.1", 7004)),
                range(10922, 16383, node("127.0.0.1", 7002), {node("127.0.0.1", 7005)})})
         << 2;
     // Resharding moves slots to another primary that never was a replica: no failover.
     QTest::newRow("slots resharded to another primary")
-        << before << mapOf({range(0, 100, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
+        << before
+        << mapOf({range(0, 100, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(101, 5460, node("127.0.0.1", 7000), {node("127.0.0.1", 7003)}),
                range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(10922, 16383, node("127.0.0.1", 7002), {node("127.0.0.1", 7005)})})
         << 0;
     QTest::newRow("all slots of a primary resharded away")
-        << before << mapOf({range(0, 5460, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
+        << before
+        << mapOf({range(0, 5460, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(10922, 16383, node("127.0.0.1", 7002), {node("127.0.0.1", 7005)})})
         << 0;
     QTest::newRow("primary lost, nobody took over")
-        << before << mapOf({range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
+        << before
+        << mapOf({range(5461, 10921, node("127.0.0.1", 7001), {node("127.0.0.1", 7004)}),
                range(10922, 16383, node("127.0.0.1", 7002), {node("127.0.0.1", 7005)})})
         << 0;
     // A primary serving two runs of slots, both taken over by its replica: one failover.
@@ -359,8 +371,7 @@ void tst_ClusterMap::failoversSince_data()
     // A replica promoted and, in the same look, another primary's slots resharded to it.
     QTest::newRow("promotion and resharding")
         << split
-        << mapOf({range(0, 200, node("127.0.0.1", 7003)), range(201, 16383, node("127.0.0.1", 7003))})
-        << 1;
+        << mapOf({range(0, 200, node("127.0.0.1", 7003)), range(201, 16383, node("127.0.0.1", 7003))}) << 1;
 }
 
 void tst_ClusterMap::failoversSince()

@@ -2,8 +2,8 @@
 #include "redis/keyslot.h"
 #include "redis/redisrouter.h"
 #include "testlib/testrediscluster.h"
-#include "testlib/testredisserver.h"
 #include "testlib/testredissentinel.h"
+#include "testlib/testredisserver.h"
 #include "testlib/testwait.h"
 
 #include <QElapsedTimer>
@@ -68,8 +68,8 @@ QByteArray slotText(int slot)
 }
 
 // Stores ARGV[1] at KEYS[1] and answers what it stored: where it ran shows on that node.
-const RedisScript SetAndGet(QByteArrayLiteral(
-    "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])"));
+const RedisScript SetAndGet(
+    QByteArrayLiteral("redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])"));
 
 } // namespace
 
@@ -160,8 +160,8 @@ bool tst_RedisRouter::finishMigration(int slot, int to)
             order.append(p);
     }
     for (int p : std::as_const(order)) {
-        const QByteArray set
-            = m_cluster.server(p).command({"CLUSTER", "SETSLOT", slotText(slot), "NODE", m_cluster.node(to).id});
+        const QByteArray set = m_cluster.server(p).command(
+            {"CLUSTER", "SETSLOT", slotText(slot), "NODE", m_cluster.node(to).id});
         if (set != "OK") {
             qWarning("CLUSTER SETSLOT %d NODE on node %d: %s", slot, p, set.constData());
             return false;
@@ -211,9 +211,8 @@ void tst_RedisRouter::clusterDetectedFromAnyNode_data()
     QTest::addColumn<int>("node");
     for (int i = 0; i < m_cluster.size(); ++i) {
         const int primary = m_cluster.node(i).primary;
-        const QByteArray name
-            = primary < 0 ? QByteArray("primary " + QByteArray::number(i))
-                          : QByteArray("replica of " + QByteArray::number(primary));
+        const QByteArray name = primary < 0 ? QByteArray("primary " + QByteArray::number(i))
+                                            : QByteArray("replica of " + QByteArray::number(primary));
         QTest::newRow(name.constData()) << i;
     }
 }
@@ -244,7 +243,8 @@ void tst_RedisRouter::clusterDetectedFromAnyNode()
     QCOMPARE(slots.value(address(1)), QStringLiteral("5461-10921"));
     QCOMPARE(slots.value(address(2)), QStringLiteral("10922-16383"));
 
-    for (const QByteArray &key : {QByteArray("a"), QByteArray("b"), QByteArray("c"), QByteArray("report:emea")})
+    for (const QByteArray &key :
+        {QByteArray("a"), QByteArray("b"), QByteArray("c"), QByteArray("report:emea")})
         QCOMPARE(router->nodeFor(key), address(m_cluster.primaryFor(keySlot(key))));
 
     const RedisRouter::Health health = healthOf(*router);
@@ -278,7 +278,8 @@ void tst_RedisRouter::noSeedAnswers()
     const quint16 dead2 = TestRedisServer::freeLoopbackPort();
     auto router = openRouter(QStringLiteral("redis://127.0.0.1:%1,127.0.0.1:%2").arg(dead1).arg(dead2));
     // Both seeds tried, both named in the error; never ready, and commands fail at once.
-    QVERIFY2(waitUntil([&] { return router->lastError().contains(QStringLiteral("no Redis answers")); }, 5000),
+    QVERIFY2(
+        waitUntil([&] { return router->lastError().contains(QStringLiteral("no Redis answers")); }, 5000),
         qPrintable(router->lastError()));
     QVERIFY2(router->lastError().contains(local(dead1)), qPrintable(router->lastError()));
     QVERIFY2(router->lastError().contains(local(dead2)), qPrintable(router->lastError()));
@@ -394,8 +395,8 @@ void tst_RedisRouter::crossSlotScriptRefusedBeforeSending()
 
     // Keys that share a hash tag share a slot: the same script goes through.
     QCOMPARE(keySlot("{router:t}:a"), keySlot("{router:t}:b"));
-    const RedisReply tagged = QCoro::waitFor(
-        router->evalScript(SetAndGet, QByteArrayList{"{router:t}:a", "{router:t}:b"}, QByteArrayList{"tagged"}));
+    const RedisReply tagged = QCoro::waitFor(router->evalScript(
+        SetAndGet, QByteArrayList{"{router:t}:a", "{router:t}:b"}, QByteArrayList{"tagged"}));
     QCOMPARE(tagged.bytes(), QByteArray("tagged"));
     const int owner = m_cluster.primaryFor(keySlot("{router:t}:a"));
     QCOMPARE(m_cluster.server(owner).command({"GET", "{router:t}:a"}), QByteArray("tagged"));
@@ -519,9 +520,10 @@ void tst_RedisRouter::redirectsToANodeAddedToTheCluster()
     // heard of it: the ASK and then the MOVED are its first news of that node.
     TestRedisServer extra;
     const quint16 bus = TestRedisServer::freeLoopbackPort();
-    QVERIFY2(extra.start({QStringLiteral("--cluster-enabled"), QStringLiteral("yes"), QStringLiteral("--cluster-port"),
-                 QString::number(bus), QStringLiteral("--cluster-config-file"), QStringLiteral("nodes.conf"),
-                 QStringLiteral("--cluster-node-timeout"), QStringLiteral("1000")}),
+    QVERIFY2(
+        extra.start({QStringLiteral("--cluster-enabled"), QStringLiteral("yes"),
+            QStringLiteral("--cluster-port"), QString::number(bus), QStringLiteral("--cluster-config-file"),
+            QStringLiteral("nodes.conf"), QStringLiteral("--cluster-node-timeout"), QStringLiteral("1000")}),
         qPrintable(extra.errorString()));
     const QByteArray extraId = extra.command({"CLUSTER", "MYID"});
     QCOMPARE(m_cluster.server(0).command(
@@ -558,10 +560,12 @@ void tst_RedisRouter::redirectsToANodeAddedToTheCluster()
         return true;
     };
     // IMPORTING, MIGRATING, MIGRATE of the key: half-way.
-    auto start = [&](TestRedisServer &from, const QByteArray &fromId, TestRedisServer &to, const QByteArray &toId) {
+    auto start = [&](TestRedisServer &from, const QByteArray &fromId, TestRedisServer &to,
+                     const QByteArray &toId) {
         return check({to.command({"CLUSTER", "SETSLOT", slotText(slot), "IMPORTING", fromId}),
             from.command({"CLUSTER", "SETSLOT", slotText(slot), "MIGRATING", toId}),
-            from.command({"MIGRATE", "127.0.0.1", QByteArray::number(to.port()), "", "0", "5000", "KEYS", key})});
+            from.command(
+                {"MIGRATE", "127.0.0.1", QByteArray::number(to.port()), "", "0", "5000", "KEYS", key})});
     };
     // SETSLOT NODE on both ends, then on every primary. A master that gave away its last slot
     // turns into a replica of the node that took it as soon as gossip tells it (Redis 7's
@@ -603,7 +607,8 @@ void tst_RedisRouter::redirectsToANodeAddedToTheCluster()
     QVERIFY(finish(extra, m_cluster.server(0), m_cluster.node(0).id));
     QCOMPARE(await(router->get(key)).bytes(), QByteArray("scaled"));
     QCOMPARE(router->nodeFor(key), address(0));
-    QVERIFY2(waitUntil([&] { return router->nodes().size() == Primaries; }, 3000), qPrintable(router->describe()));
+    QVERIFY2(
+        waitUntil([&] { return router->nodes().size() == Primaries; }, 3000), qPrintable(router->describe()));
     QCOMPARE(router->stats().failovers, before.failovers);
 
     // The cluster forgets the node before it stops.
@@ -627,7 +632,10 @@ void tst_RedisRouter::manualClusterFailover()
     QCOMPARE(m_cluster.server(Old).command({"SET", key, "written directly"}), QByteArray("OK"));
     const QByteArray heirPort = QByteArray::number(m_cluster.server(Heir).port());
     QVERIFY(waitUntil(
-        [&] { return m_cluster.server(1).command({"CLUSTER", "SLOTS"}).split('\n').contains(heirPort); }, 5000));
+        [&] {
+            return m_cluster.server(1).command({"CLUSTER", "SLOTS"}).split('\n').contains(heirPort);
+        },
+        5000));
     auto router = openRouter(m_cluster.url(1));
     QVERIFY(becomesReady(*router));
     const int slot = keySlot(key);
@@ -687,7 +695,8 @@ void tst_RedisRouter::primaryFailover()
     timer.start();
     const RedisReply lost = await(router->get(key));
     QVERIFY2(!lost.isOk(), qPrintable(lost.toDebugString()));
-    QVERIFY2(timer.elapsed() <= CommandTimeout.count() + SlackMs, qPrintable(QString::number(timer.elapsed())));
+    QVERIFY2(
+        timer.elapsed() <= CommandTimeout.count() + SlackMs, qPrintable(QString::number(timer.elapsed())));
     QCOMPARE(await(router->get(other)).isOk(), true);
     const RedisRouter::Health down = healthOf(*router);
     QVERIFY(!down.up);

@@ -258,29 +258,25 @@ void tst_RedisUrl::multipleHosts_data()
     QTest::addColumn<QString>("password");
     QTest::addColumn<int>("database");
 
-    QTest::newRow("two hosts") << "redis://h1:7000,h2:7001"
-                               << list({"h1:7000", "h2:7001"}) << ""
+    QTest::newRow("two hosts") << "redis://h1:7000,h2:7001" << list({"h1:7000", "h2:7001"}) << ""
                                << "" << 0;
     QTest::newRow("three hosts and a db") << "redis://10.0.0.1:7000,10.0.0.2:7001,10.0.0.3:7002/2"
-                                          << list({"10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.3:7002"})
-                                          << ""
+                                          << list({"10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.3:7002"}) << ""
                                           << "" << 2;
-    QTest::newRow("default ports") << "redis://h1,h2:7001,h3"
-                                   << list({"h1:6379", "h2:7001", "h3:6379"}) << ""
+    QTest::newRow("default ports") << "redis://h1,h2:7001,h3" << list({"h1:6379", "h2:7001", "h3:6379"}) << ""
                                    << "" << 0;
-    QTest::newRow("credentials apply to every host") << "redis://alice:s3cret@h1:7000,h2:7001/1"
-                                                     << list({"h1:7000", "h2:7001"}) << "alice"
-                                                     << "s3cret" << 1;
-    QTest::newRow("password only") << "redis://:p%40ss@h1,h2"
-                                   << list({"h1:6379", "h2:6379"}) << ""
+    QTest::newRow("credentials apply to every host")
+        << "redis://alice:s3cret@h1:7000,h2:7001/1" << list({"h1:7000", "h2:7001"}) << "alice"
+        << "s3cret" << 1;
+    QTest::newRow("password only") << "redis://:p%40ss@h1,h2" << list({"h1:6379", "h2:6379"}) << ""
                                    << "p@ss" << 0;
     QTest::newRow("ipv6 hosts") << "redis://[::1]:7000,[fe80::2]:7001,127.0.0.1:7002"
                                 << list({"[::1]:7000", "[fe80::2]:7001", "127.0.0.1:7002"}) << ""
                                 << "" << 0;
-    QTest::newRow("the same host twice") << "redis://h:1,h:1"
-                                         << list({"h:1", "h:1"}) << ""
+    QTest::newRow("the same host twice") << "redis://h:1,h:1" << list({"h:1", "h:1"}) << ""
                                          << "" << 0;
-    QTest::newRow("64 hosts") << QStringLiteral("redis://") + QStringList(64, QStringLiteral("h:5")).join(u',')
+    QTest::newRow("64 hosts") << QStringLiteral("redis://")
+            + QStringList(64, QStringLiteral("h:5")).join(u',')
                               << QStringList(64, QStringLiteral("h:5")) << ""
                               << "" << 0;
 }
@@ -318,51 +314,50 @@ void tst_RedisUrl::sentinel_data()
     QTest::addColumn<QString>("password");
     QTest::addColumn<int>("database");
 
-    QTest::newRow("one sentinel, default port") << "redis+sentinel://s1/mymaster"
-                                                << list({"s1:26379"}) << "mymaster"
-                                                << ""
-                                                << "" << 0;
-    QTest::newRow("three sentinels") << "redis+sentinel://10.0.0.1:26379,10.0.0.2:26380,10.0.0.3:26381/cachedash"
-                                     << list({"10.0.0.1:26379", "10.0.0.2:26380", "10.0.0.3:26381"})
-                                     << "cachedash"
-                                     << ""
-                                     << "" << 0;
-    QTest::newRow("default port for each") << "redis+sentinel://s1,s2:5000,s3/m"
-                                           << list({"s1:26379", "s2:5000", "s3:26379"}) << "m"
-                                           << ""
-                                           << "" << 0;
-    QTest::newRow("db after the name") << "redis+sentinel://s1:26379/mymaster/3"
-                                       << list({"s1:26379"}) << "mymaster"
-                                       << ""
-                                       << "" << 3;
-    QTest::newRow("trailing slash after the name") << "redis+sentinel://s1/mymaster/"
-                                                   << list({"s1:26379"}) << "mymaster"
-                                                   << ""
-                                                   << "" << 0;
+    QTest::newRow("one sentinel, default port")
+        << "redis+sentinel://s1/mymaster" << list({"s1:26379"}) << "mymaster"
+        << ""
+        << "" << 0;
+    QTest::newRow("three sentinels")
+        << "redis+sentinel://10.0.0.1:26379,10.0.0.2:26380,10.0.0.3:26381/cachedash"
+        << list({"10.0.0.1:26379", "10.0.0.2:26380", "10.0.0.3:26381"}) << "cachedash"
+        << ""
+        << "" << 0;
+    QTest::newRow("default port for each")
+        << "redis+sentinel://s1,s2:5000,s3/m" << list({"s1:26379", "s2:5000", "s3:26379"}) << "m"
+        << ""
+        << "" << 0;
+    QTest::newRow("db after the name")
+        << "redis+sentinel://s1:26379/mymaster/3" << list({"s1:26379"}) << "mymaster"
+        << ""
+        << "" << 3;
+    QTest::newRow("trailing slash after the name")
+        << "redis+sentinel://s1/mymaster/" << list({"s1:26379"}) << "mymaster"
+        << ""
+        << "" << 0;
     QTest::newRow("user and password") << "redis+sentinel://alice:s3cret@s1:26379,s2:26380/mymaster/2"
                                        << list({"s1:26379", "s2:26380"}) << "mymaster"
                                        << "alice"
                                        << "s3cret" << 2;
-    QTest::newRow("password only") << "redis+sentinel://:s3cret@s1/mymaster"
-                                   << list({"s1:26379"}) << "mymaster"
+    QTest::newRow("password only") << "redis+sentinel://:s3cret@s1/mymaster" << list({"s1:26379"})
+                                   << "mymaster"
                                    << ""
                                    << "s3cret" << 0;
-    QTest::newRow("percent-encoded password") << "redis+sentinel://:a%2Fb%40c@s1/m"
-                                              << list({"s1:26379"}) << "m"
-                                              << ""
-                                              << "a/b@c" << 0;
-    QTest::newRow("upper-case scheme") << "REDIS+SENTINEL://s1:1/M"
-                                       << list({"s1:1"}) << "M"
+    QTest::newRow("percent-encoded password")
+        << "redis+sentinel://:a%2Fb%40c@s1/m" << list({"s1:26379"}) << "m"
+        << ""
+        << "a/b@c" << 0;
+    QTest::newRow("upper-case scheme") << "REDIS+SENTINEL://s1:1/M" << list({"s1:1"}) << "M"
                                        << ""
                                        << "" << 0;
     QTest::newRow("ipv6 sentinel") << "redis+sentinel://[::1]:26379,[::1]/mymaster"
                                    << list({"[::1]:26379", "[::1]:26379"}) << "mymaster"
                                    << ""
                                    << "" << 0;
-    QTest::newRow("name with dots and dashes") << "redis+sentinel://s1/cache-01.eu_west"
-                                               << list({"s1:26379"}) << "cache-01.eu_west"
-                                               << ""
-                                               << "" << 0;
+    QTest::newRow("name with dots and dashes")
+        << "redis+sentinel://s1/cache-01.eu_west" << list({"s1:26379"}) << "cache-01.eu_west"
+        << ""
+        << "" << 0;
 }
 
 void tst_RedisUrl::sentinel()
@@ -401,8 +396,9 @@ void tst_RedisUrl::displayStringRoundTrips_data()
                                                   << "redis://h1:7000,[::1]:7001";
     QTest::newRow("sentinel") << "redis+sentinel://s1,s2:26380/mymaster"
                               << "redis+sentinel://s1:26379,s2:26380/mymaster";
-    QTest::newRow("sentinel with db and credentials") << "redis+sentinel://alice:topsecret@s1:1,s2:2/mymaster/4"
-                                                      << "redis+sentinel://s1:1,s2:2/mymaster/4";
+    QTest::newRow("sentinel with db and credentials")
+        << "redis+sentinel://alice:topsecret@s1:1,s2:2/mymaster/4"
+        << "redis+sentinel://s1:1,s2:2/mymaster/4";
     QTest::newRow("sentinel, password only") << "redis+sentinel://:topsecret@s1/mymaster"
                                              << "redis+sentinel://s1:26379/mymaster";
     QTest::newRow("unix") << "unix:///tmp/r.sock?db=3"
