@@ -13,7 +13,7 @@ packages=(
     qt6-websockets-dev libqt6opengl6-dev
     # run and test: the Redis server (and redis-cli), curl for the walkthrough,
     # Xvfb for the window's screenshot
-    redis-server redis-tools curl xvfb xauth
+    redis-server redis-tools curl xvfb xauth openssl
     # fuzzing (scripts/fuzz.sh): clang, and the runtimes with libFuzzer (libclang_rt.fuzzer),
     # which clang only recommends
     clang libclang-rt-14-dev

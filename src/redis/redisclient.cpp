@@ -34,6 +34,22 @@ milliseconds tickInterval(milliseconds commandTimeout)
     return std::clamp(commandTimeout / 10, 1ms, 50ms);
 }
 
+// Why a connection's handshake failed, said so that the user knows what to change.
+QString handshakeProblem(const RedisReply &reply)
+{
+    const QByteArray &text = reply.bytes();
+    if (reply.isError() && text.startsWith("NOAUTH"))
+        return QStringLiteral("the server requires a password (or an ACL user): give it in the URL, "
+                              "redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port");
+    if (reply.isError() && (text.startsWith("WRONGPASS") || text.contains("invalid password")))
+        return QStringLiteral("the server refused the user or password in the URL: ") + reply.errorText();
+    if (reply.isFailure())
+        return QStringLiteral("the server closed the connection before answering (%1); "
+                              "if it only speaks TLS, use rediss://")
+            .arg(reply.errorText());
+    return QStringLiteral("handshake failed: ") + reply.errorText();
+}
+
 bool isTopologyError(const QByteArray &error)
 {
     return error.startsWith("MOVED ") || error.startsWith("ASK ") || error.startsWith("TRYAGAIN")
@@ -196,6 +212,12 @@ void RedisClient::connectNow()
     if (m_options.requireMaster) {
         ++m_handshakeLeft;
         issue({QByteArrayLiteral("ROLE")}, PendingCommand::Role::Handshake);
+    }
+    if (m_handshakeLeft == 0) {
+        // Ready only once the server has answered: one that wants a password says NOAUTH here,
+        // and a TLS-only port closes the connection, instead of every later command failing.
+        ++m_handshakeLeft;
+        issue({QByteArrayLiteral("PING")}, PendingCommand::Role::Handshake);
     }
     ensureTicking();
 }
@@ -436,7 +458,7 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
         } else if (!value.isOk()) {
             // A wrong password or database will not fix itself, but the server's configuration
             // might: keep retrying with backoff, and say why.
-            resetConnection(QStringLiteral("handshake failed: ") + value.errorText());
+            resetConnection(handshakeProblem(value));
         } else if (--m_handshakeLeft == 0 && m_transportUp) {
             becomeReady();
         }

@@ -435,7 +435,9 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
             problems.append(seed.toString() + QStringLiteral(": ")
                 + (map ? QStringLiteral("a cluster node with no slots assigned yet") : why));
         }
-        setError(QStringLiteral("no Redis answers: ") + problems.join(QStringLiteral("; ")));
+        setError(problems.size() == 1
+                ? problems.first()
+                : QStringLiteral("no seed could be used: ") + problems.join(QStringLiteral("; ")));
         Sleeper::Wait wait = m_sleeper->sleep(backoff);
         const bool elapsed = co_await wait;
         if (!elapsed || !self || generation != m_generation)

@@ -31,6 +31,9 @@ private Q_SLOTS:
     void warnsWhenExposedWithoutAdminToken();
     void portInUse();
     void explicitRedisUnreachable();
+    void explicitRedisWantsAPassword_data();
+    void explicitRedisWantsAPassword();
+    void plainUrlToATlsPort();
     void invalidOptions_data();
     void invalidOptions();
     void helpAndVersion();
@@ -216,6 +219,75 @@ void tst_Headless::explicitRedisUnreachable()
     QVERIFY2(lines.size() == 1, qPrintable(lines.join(u'\n')));
     QVERIFY2(
         lines.first().contains(QStringLiteral("cannot reach Redis at ") + url), qPrintable(lines.first()));
+}
+
+// A server that wants a password, given none or a wrong one: the start ends with one line that
+// says so and how to give it, instead of a service that bypasses the cache on every request.
+void tst_Headless::explicitRedisWantsAPassword_data()
+{
+    QTest::addColumn<QString>("password");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("none given") << QString() << QStringLiteral("requires a password (or an ACL user)");
+    QTest::newRow("a wrong one") << QStringLiteral("wrong") << QStringLiteral("refused the user or password");
+}
+
+void tst_Headless::explicitRedisWantsAPassword()
+{
+    QFETCH(QString, password);
+    QFETCH(QString, mentions);
+    TestRedisServer locked;
+    QVERIFY2(locked.start({QStringLiteral("--requirepass"), QStringLiteral("s3cret-pass")}),
+        qPrintable(locked.errorString()));
+    locked.setPassword(password);
+    const QString url = locked.url();
+    QProcess process;
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+            QStringLiteral("--redis-url"), url});
+    QVERIFY(process.waitForFinished(5000));
+    QCOMPARE(process.exitCode(), 1);
+    const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
+    QVERIFY2(lines.size() == 1, qPrintable(lines.join(u'\n')));
+    QVERIFY2(lines.first().contains(mentions), qPrintable(lines.first()));
+    QVERIFY2(!lines.first().contains(QStringLiteral("s3cret-pass")), qPrintable(lines.first()));
+    QVERIFY(process.readAllStandardOutput().isEmpty());
+}
+
+// redis:// to a port that only speaks TLS: not a service that waits on every command, but one line
+// that suggests rediss://, within the start's timeout.
+void tst_Headless::plainUrlToATlsPort()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString key = dir.filePath(QStringLiteral("key.pem"));
+    const QString cert = dir.filePath(QStringLiteral("cert.pem"));
+    QProcess openssl;
+    openssl.start(QStringLiteral("openssl"),
+        {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+            QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"), key,
+            QStringLiteral("-out"), cert, QStringLiteral("-days"), QStringLiteral("1"),
+            QStringLiteral("-subj"), QStringLiteral("/CN=localhost")});
+    QVERIFY2(openssl.waitForFinished(20000) && openssl.exitCode() == 0,
+        openssl.readAllStandardError().constData());
+    TestRedisServer tls;
+    const quint16 port = TestRedisServer::freeLoopbackPort();
+    // The fixture's plain port stays (it checks the server is up there); the TLS one is the test's.
+    QVERIFY2(
+        tls.start({QStringLiteral("--tls-port"), QString::number(port), QStringLiteral("--tls-cert-file"),
+            cert, QStringLiteral("--tls-key-file"), key, QStringLiteral("--tls-ca-cert-file"), cert}),
+        qPrintable(tls.errorString()));
+    QProcess process;
+    QElapsedTimer timer;
+    timer.start();
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+        {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+            QStringLiteral("--redis-url"), QStringLiteral("redis://127.0.0.1:%1").arg(port)});
+    QVERIFY(process.waitForFinished(5000));
+    QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
+    QCOMPARE(process.exitCode(), 1);
+    const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
+    QVERIFY2(lines.size() == 1, qPrintable(lines.join(u'\n')));
+    QVERIFY2(lines.first().contains(QStringLiteral("use rediss://")), qPrintable(lines.first()));
 }
 
 void tst_Headless::invalidOptions_data()
