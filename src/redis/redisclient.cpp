@@ -43,6 +43,8 @@ QString handshakeProblem(const RedisReply &reply)
                               "redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port");
     if (reply.isError() && (text.startsWith("WRONGPASS") || text.contains("invalid password")))
         return QStringLiteral("the server refused the user or password in the URL: ") + reply.errorText();
+    if (reply.isError() && text.contains("SELECT is not allowed in cluster mode"))
+        return QStringLiteral("a Redis Cluster has database 0 only: leave the /DB out of the URL");
     if (reply.isFailure())
         return QStringLiteral("the server closed the connection before answering (%1); "
                               "if it only speaks TLS, use rediss://")

@@ -412,17 +412,36 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
             const RedisReply reply = co_await asking;
             if (!self || generation != m_generation)
                 co_return;
+            if (reply.isError() && reply.bytes().contains("unknown command")) {
+                // No CLUSTER command at all: a Sentinel, most likely, which stores nothing.
+                const QByteArrayList role{QByteArrayLiteral("ROLE")};
+                RedisPendingReply asked = client->command(role);
+                const RedisReply what = co_await asked;
+                if (!self || generation != m_generation)
+                    co_return;
+                if (what.isArray() && !what.elements().empty()
+                    && what.elements().front().bytes() == "sentinel") {
+                    problems.append(QStringLiteral(
+                        "%1 is a Redis Sentinel, not a server: use redis+sentinel://%1/MASTER_NAME")
+                                        .arg(seed.toString()));
+                    continue;
+                }
+            }
             if (reply.isError()) {
                 // "ERR This instance has cluster support disabled", or a server that does not let
                 // us ask (ACLs, a managed Redis): one server.
                 qCDebug(lcRedis).noquote()
                     << seed.toString() << "is not a cluster node:" << reply.errorText();
+                if (!problems.isEmpty())
+                    qCWarning(lcRedis).noquote() << "skipped:" << problems.join(QStringLiteral("; "));
                 adoptStandalone(std::move(client));
                 co_return;
             }
             QString why;
             const std::optional<ClusterMap> map = ClusterMap::fromClusterSlots(reply, seed, &why);
             if (map && !map->isEmpty()) {
+                if (!problems.isEmpty())
+                    qCWarning(lcRedis).noquote() << "skipped:" << problems.join(QStringLiteral("; "));
                 qCInfo(lcRedis).noquote() << seed.toString() << "is a node of a Redis Cluster";
                 m_misconfigured.clear();
                 m_lastRefresh = steady_clock::now();
@@ -994,9 +1013,10 @@ QCoro::Task<> RedisRouter::resolveMaster(quint64 generation, milliseconds delay)
             pointAtMaster(*master);
             co_return;
         }
-        const QString message = QStringLiteral("no sentinel names master %1: %2")
+        const QString message = QStringLiteral("cannot find master %1 through the sentinels: %2")
                                     .arg(m_url.masterName, m_sentinel->lastError());
-        if (message != m_lastError)
+        // Before the first master, whoever waits for it says what went wrong (Service::start()).
+        if (message != m_lastError && m_master.port != 0)
             qCWarning(lcRedis).noquote() << message;
         setError(message);
         Sleeper::Wait wait = m_sleeper->sleep(backoff);

@@ -110,8 +110,8 @@ void RedisSubscriber::dropped(const QString &reason)
         m_retry.start();
     if (!reason.isEmpty() && reason != m_lastError) {
         m_lastError = reason;
-        qCWarning(lcRedis).noquote() << "subscriber at" << m_url.toDisplayString() << "unavailable:" << reason
-                                     << "- retrying";
+        qCWarning(lcRedis).noquote() << "notifications from" << m_url.toDisplayString()
+                                     << "unavailable:" << reason << "- retrying";
         Q_EMIT errorOccurred(reason);
     }
 }

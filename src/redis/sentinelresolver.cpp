@@ -68,11 +68,13 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
                 co_return RedisUrl::Address{QString::fromUtf8(e[0].bytes()), quint16(port)};
             }
         }
-        problems.append(
-            QStringLiteral("sentinel %1: %2")
-                .arg(sentinel.toString(),
-                    reply.isNil() ? QStringLiteral("knows no master named \"%1\"").arg(m_url.masterName)
-                                  : reply.errorText()));
+        QString problem = reply.errorText().trimmed();
+        if (reply.isNil())
+            problem = QStringLiteral("knows no master named \"%1\"").arg(m_url.masterName);
+        else if (reply.isError() && reply.bytes().contains("unknown command"))
+            problem = QStringLiteral("not a sentinel (a Redis server? then use redis://%1)")
+                          .arg(sentinel.toString());
+        problems.append(QStringLiteral("sentinel %1: %2").arg(sentinel.toString(), problem));
     }
     m_lastError = problems.join(QStringLiteral("; "));
     co_return std::nullopt;

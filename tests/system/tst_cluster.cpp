@@ -211,6 +211,7 @@ private Q_SLOTS:
     void stampedeComputesOnce();
     void refreshDuringFillWins();
     void threeInstancesShareOneCluster();
+    void databaseOnAClusterUrl();
     // These two change the cluster: they come last.
     void liveReshardingUnderLoad();
     void failoverOfAHotPrimary();
@@ -529,6 +530,17 @@ void tst_Cluster::threeInstancesShareOneCluster()
     for (TestService &s : services)
         writes += s->cache().counters().writes;
     QCOMPARE(writes, 2u);
+}
+
+// A cluster has database 0 only: a URL with another does not start, and says to leave it out.
+void tst_Cluster::databaseOnAClusterUrl()
+{
+    ServiceOptions o = options();
+    o.redisUrl.database = 2;
+    TestService service;
+    QVERIFY(!service.start(o, 1500ms));
+    QVERIFY2(service.errorString().contains(QStringLiteral("database 0 only: leave the /DB out")),
+        qPrintable(service.errorString()));
 }
 
 void tst_Cluster::liveReshardingUnderLoad()

@@ -56,6 +56,8 @@ private Q_SLOTS:
     void init();
 
     void servesThroughTheMaster();
+    void wrongUrlsSayWhatToUse_data();
+    void wrongUrlsSayWhatToUse();
     // Kills the master: comes last.
     void masterKilledUnderLoad();
 
@@ -132,6 +134,34 @@ void tst_Sentinel::servesThroughTheMaster()
     QCOMPARE(nodes.at(0).toObject().value(QLatin1String("address")).toString(), QString::fromLatin1(master));
     QCOMPARE(nodes.at(0).toObject().value(QLatin1String("role")).toString(), QStringLiteral("master"));
     QCOMPARE(redis.stats().failovers, 0u);
+}
+
+// A sentinel where a server was expected, a server where a sentinel was, a name the sentinels do
+// not know: the service does not start, and the reason says what to use instead.
+void tst_Sentinel::wrongUrlsSayWhatToUse_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("mentions");
+    const QString sentinel = QStringLiteral("127.0.0.1:%1").arg(m_setup.sentinel(0).port());
+    const QString server = QStringLiteral("127.0.0.1:%1").arg(m_setup.masterPort(0));
+    QTest::newRow("redis:// to a sentinel") << QStringLiteral("redis://")
+            + sentinel << QStringLiteral("is a Redis Sentinel, not a server: use redis+sentinel://");
+    QTest::newRow("sentinel URL to a server")
+        << QStringLiteral("redis+sentinel://%1/cachedash").arg(server)
+        << QStringLiteral("not a sentinel (a Redis server? then use redis://");
+    QTest::newRow("unknown master name") << QStringLiteral("redis+sentinel://%1/nope").arg(sentinel)
+                                         << QStringLiteral("knows no master named \"nope\"");
+}
+
+void tst_Sentinel::wrongUrlsSayWhatToUse()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, mentions);
+    ServiceOptions o = options();
+    o.redisUrl = RedisUrl::parse(url).value();
+    TestService service;
+    QVERIFY(!service.start(o, 1500ms));
+    QVERIFY2(service.errorString().contains(mentions), qPrintable(service.errorString()));
 }
 
 void tst_Sentinel::masterKilledUnderLoad()
