@@ -380,7 +380,8 @@ void tst_RedisClient::wrongPasswordIsReported()
     client.open();
     QTRY_VERIFY(!errors.isEmpty());
     QVERIFY(!client.isReady());
-    QVERIFY2(client.lastError().contains(QStringLiteral("refused the user or password")), qPrintable(client.lastError()));
+    QVERIFY2(client.lastError().contains(QStringLiteral("refused the user or password")),
+        qPrintable(client.lastError()));
     QVERIFY(!client.lastError().contains(QStringLiteral("wrong")));
     QVERIFY(client.stats().resets >= 1);
 }

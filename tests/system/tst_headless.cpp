@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The cachedash binary as a user or a script runs it: --headless, its one "Listening on" line,
 // clean exits on signals, and clear errors.
+#include "testlib/testcertificates.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
 
@@ -14,6 +15,7 @@
 
 #include <csignal>
 
+using Cachedash::Test::TestCertificates;
 using Cachedash::Test::TestHttp;
 using Cachedash::Test::TestRedisServer;
 
@@ -257,25 +259,12 @@ void tst_Headless::explicitRedisWantsAPassword()
 // that suggests rediss://, within the start's timeout.
 void tst_Headless::plainUrlToATlsPort()
 {
-    QTemporaryDir dir;
-    QVERIFY(dir.isValid());
-    const QString key = dir.filePath(QStringLiteral("key.pem"));
-    const QString cert = dir.filePath(QStringLiteral("cert.pem"));
-    QProcess openssl;
-    openssl.start(QStringLiteral("openssl"),
-        {QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
-            QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"), key,
-            QStringLiteral("-out"), cert, QStringLiteral("-days"), QStringLiteral("1"),
-            QStringLiteral("-subj"), QStringLiteral("/CN=localhost")});
-    QVERIFY2(openssl.waitForFinished(20000) && openssl.exitCode() == 0,
-        openssl.readAllStandardError().constData());
+    TestCertificates certs;
+    QVERIFY2(certs.create(), qPrintable(certs.errorString()));
     TestRedisServer tls;
     const quint16 port = TestRedisServer::freeLoopbackPort();
     // The fixture's plain port stays (it checks the server is up there); the TLS one is the test's.
-    QVERIFY2(
-        tls.start({QStringLiteral("--tls-port"), QString::number(port), QStringLiteral("--tls-cert-file"),
-            cert, QStringLiteral("--tls-key-file"), key, QStringLiteral("--tls-ca-cert-file"), cert}),
-        qPrintable(tls.errorString()));
+    QVERIFY2(tls.start(certs.redisServerArgs(port)), qPrintable(tls.errorString()));
     QProcess process;
     QElapsedTimer timer;
     timer.start();

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "testcertificates.h"
 #include "testrediscluster.h"
 #include "testredissentinel.h"
 #include "testwait.h"
 
 #include <QElapsedTimer>
+#include <QProcess>
 #include <QTest>
 
 using namespace Cachedash::Test;
@@ -17,7 +19,21 @@ class tst_TestFixtures : public QObject
 private Q_SLOTS:
     void clusterCoversEverySlotAndFailsOver();
     void sentinelFailsOver();
+    void tlsCertificatesAndServer();
 };
+
+namespace {
+// Runs a program to its end: its exit code and output (stdout and stderr), or -1 if it did not run.
+std::pair<int, QByteArray> run(const QString &program, const QStringList &args)
+{
+    QProcess process;
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    process.start(program, args);
+    if (!process.waitForFinished(20000))
+        return {-1, process.errorString().toUtf8()};
+    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1, process.readAll()};
+}
+} // namespace
 
 void tst_TestFixtures::clusterCoversEverySlotAndFailsOver()
 {
@@ -55,6 +71,44 @@ void tst_TestFixtures::sentinelFailsOver()
     QVERIFY(waitUntil([&] { return setup.masterPort(0) == setup.server(1).port(); }, 15000));
     QVERIFY(waitUntil([&] { return setup.server(1).info("replication", "role") == "master"; }, 5000));
     qInfo("sentinel failover took %lld ms", qint64(timer.elapsed()));
+}
+
+// The certificates verify as they should (the server's for localhost and 127.0.0.1 only, the
+// other one for its own name), and a TLS redis-server on them asks for the client certificate.
+void tst_TestFixtures::tlsCertificatesAndServer()
+{
+    TestCertificates certs;
+    QVERIFY2(certs.create(), qPrintable(certs.errorString()));
+    auto verify = [&](const QString &cert, const QStringList &check) {
+        return run(QStringLiteral("openssl"),
+            QStringList{QStringLiteral("verify"), QStringLiteral("-CAfile"), certs.caCert()} + check
+                + QStringList{cert});
+    };
+    QCOMPARE(
+        verify(certs.serverCert(), {QStringLiteral("-verify_hostname"), QStringLiteral("localhost")}).first,
+        0);
+    QCOMPARE(
+        verify(certs.serverCert(), {QStringLiteral("-verify_ip"), QStringLiteral("127.0.0.1")}).first, 0);
+    QVERIFY(verify(certs.otherCert(), {QStringLiteral("-verify_hostname"), QStringLiteral("localhost")}).first
+        != 0);
+    QCOMPARE(
+        verify(certs.otherCert(), {QStringLiteral("-verify_hostname"), QStringLiteral("elsewhere.example")})
+            .first,
+        0);
+    QCOMPARE(verify(certs.clientCert(), {QStringLiteral("-purpose"), QStringLiteral("sslclient")}).first, 0);
+
+    TestRedisServer tls;
+    const quint16 port = TestRedisServer::freeLoopbackPort();
+    QVERIFY2(tls.start(certs.redisServerArgs(port, QStringLiteral("yes"))), qPrintable(tls.errorString()));
+    const QStringList base{QStringLiteral("--tls"), QStringLiteral("--cacert"), certs.caCert(),
+        QStringLiteral("-h"), QStringLiteral("127.0.0.1"), QStringLiteral("-p"), QString::number(port)};
+    const auto withClient = run(QStringLiteral("redis-cli"),
+        base
+            + QStringList{QStringLiteral("--cert"), certs.clientCert(), QStringLiteral("--key"),
+                certs.clientKey(), QStringLiteral("PING")});
+    QCOMPARE(withClient.second.trimmed(), QByteArray("PONG"));
+    const auto without = run(QStringLiteral("redis-cli"), base + QStringList{QStringLiteral("PING")});
+    QVERIFY2(!without.second.contains("PONG"), without.second.constData());
 }
 
 QTEST_GUILESS_MAIN(tst_TestFixtures)

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <QString>
+#include <QStringList>
+#include <QTemporaryDir>
+
+#include <memory>
+
+namespace Cachedash::Test {
+
+// Throw-away certificates for TLS tests, made with openssl in a temporary directory that goes with
+// the object: a CA, a server certificate for localhost and 127.0.0.1, a client certificate, and a
+// certificate for another name. All signed by the CA, valid for a day.
+class TestCertificates
+{
+public:
+    TestCertificates();
+    ~TestCertificates();
+    TestCertificates(const TestCertificates &) = delete;
+    TestCertificates &operator=(const TestCertificates &) = delete;
+
+    // False with errorString() when openssl is missing or fails.
+    bool create();
+    QString errorString() const { return m_error; }
+
+    QString caCert() const { return path(QStringLiteral("ca.pem")); }
+    QString serverCert() const { return path(QStringLiteral("server.pem")); }
+    QString serverKey() const { return path(QStringLiteral("server.key")); }
+    QString clientCert() const { return path(QStringLiteral("client.pem")); }
+    QString clientKey() const { return path(QStringLiteral("client.key")); }
+    // For "elsewhere.example": verifies against the CA, but not as localhost.
+    QString otherCert() const { return path(QStringLiteral("other.pem")); }
+    QString otherKey() const { return path(QStringLiteral("other.key")); }
+
+    // redis-server arguments for a TLS port serving `cert`/`key` (the server certificate by
+    // default), trusting the CA for client certificates: `authClients` is "yes", "no" or "optional".
+    QStringList redisServerArgs(
+        quint16 tlsPort, const QString &authClients = QStringLiteral("no"), const QString &cert = {},
+        const QString &key = {}) const;
+
+private:
+    QString path(const QString &name) const;
+    bool openssl(const QStringList &args);
+    bool issue(const QString &name, const QString &subject, const QString &altNames, const QString &usage);
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    QString m_error;
+};
+
+} // namespace Cachedash::Test
