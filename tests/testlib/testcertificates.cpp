@@ -24,7 +24,8 @@ bool TestCertificates::openssl(const QStringList &args)
         m_error = QStringLiteral("openssl did not start (apt-get install openssl): ") + process.errorString();
         return false;
     }
-    if (!process.waitForFinished(30000) || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
+    if (!process.waitForFinished(30000) || process.exitStatus() != QProcess::NormalExit
+        || process.exitCode() != 0) {
         m_error = QStringLiteral("openssl %1 failed: %2")
                       .arg(args.first(), QString::fromLocal8Bit(process.readAll().right(500)));
         return false;
@@ -32,7 +33,8 @@ bool TestCertificates::openssl(const QStringList &args)
     return true;
 }
 
-bool TestCertificates::issue(const QString &name, const QString &subject, const QString &altNames, const QString &usage)
+bool TestCertificates::issue(
+    const QString &name, const QString &subject, const QString &altNames, const QString &usage)
 {
     // A request, then the CA's signature with the extensions a verifier checks.
     QFile extensions(path(name + QStringLiteral(".ext")));
@@ -40,7 +42,8 @@ bool TestCertificates::issue(const QString &name, const QString &subject, const 
         m_error = extensions.errorString();
         return false;
     }
-    QByteArray text = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage="
+    QByteArray text
+        = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage="
         + usage.toUtf8() + '\n';
     if (!altNames.isEmpty())
         text += "subjectAltName=" + altNames.toUtf8() + '\n';
@@ -48,12 +51,13 @@ bool TestCertificates::issue(const QString &name, const QString &subject, const 
     extensions.close();
     const QString key = name + QStringLiteral(".key");
     const QString request = name + QStringLiteral(".csr");
-    return openssl({QStringLiteral("req"), QStringLiteral("-new"), QStringLiteral("-newkey"), QStringLiteral("rsa:2048"),
-               QStringLiteral("-nodes"), QStringLiteral("-keyout"), key, QStringLiteral("-out"), request,
-               QStringLiteral("-subj"), subject})
-        && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"), request, QStringLiteral("-CA"),
-            QStringLiteral("ca.pem"), QStringLiteral("-CAkey"), QStringLiteral("ca.key"), QStringLiteral("-CAcreateserial"),
-            QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-extfile"), name + QStringLiteral(".ext"),
+    return openssl({QStringLiteral("req"), QStringLiteral("-new"), QStringLiteral("-newkey"),
+               QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"), key,
+               QStringLiteral("-out"), request, QStringLiteral("-subj"), subject})
+        && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"), request,
+            QStringLiteral("-CA"), QStringLiteral("ca.pem"), QStringLiteral("-CAkey"),
+            QStringLiteral("ca.key"), QStringLiteral("-CAcreateserial"), QStringLiteral("-days"),
+            QStringLiteral("1"), QStringLiteral("-extfile"), name + QStringLiteral(".ext"),
             QStringLiteral("-out"), name + QStringLiteral(".pem")});
 }
 
@@ -64,23 +68,26 @@ bool TestCertificates::create()
         m_error = QStringLiteral("cannot create a temporary directory: ") + m_dir->errorString();
         return false;
     }
-    return openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"), QStringLiteral("rsa:2048"),
-               QStringLiteral("-nodes"), QStringLiteral("-keyout"), QStringLiteral("ca.key"), QStringLiteral("-out"),
-               QStringLiteral("ca.pem"), QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-subj"),
+    return openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+               QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"),
+               QStringLiteral("ca.key"), QStringLiteral("-out"), QStringLiteral("ca.pem"),
+               QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-subj"),
                QStringLiteral("/CN=Cachedash test CA")})
         && issue(QStringLiteral("server"), QStringLiteral("/CN=localhost"),
             QStringLiteral("DNS:localhost,IP:127.0.0.1"), QStringLiteral("serverAuth"))
-        && issue(QStringLiteral("client"), QStringLiteral("/CN=cachedash-client"), QString(), QStringLiteral("clientAuth"))
-        && issue(QStringLiteral("other"), QStringLiteral("/CN=elsewhere.example"), QStringLiteral("DNS:elsewhere.example"),
-            QStringLiteral("serverAuth"));
+        && issue(QStringLiteral("client"), QStringLiteral("/CN=cachedash-client"), QString(),
+            QStringLiteral("clientAuth"))
+        && issue(QStringLiteral("other"), QStringLiteral("/CN=elsewhere.example"),
+            QStringLiteral("DNS:elsewhere.example"), QStringLiteral("serverAuth"));
 }
 
 QStringList TestCertificates::redisServerArgs(
     quint16 tlsPort, const QString &authClients, const QString &cert, const QString &key) const
 {
     return {QStringLiteral("--tls-port"), QString::number(tlsPort), QStringLiteral("--tls-cert-file"),
-        cert.isEmpty() ? serverCert() : cert, QStringLiteral("--tls-key-file"), key.isEmpty() ? serverKey() : key,
-        QStringLiteral("--tls-ca-cert-file"), caCert(), QStringLiteral("--tls-auth-clients"), authClients};
+        cert.isEmpty() ? serverCert() : cert, QStringLiteral("--tls-key-file"),
+        key.isEmpty() ? serverKey() : key, QStringLiteral("--tls-ca-cert-file"), caCert(),
+        QStringLiteral("--tls-auth-clients"), authClients};
 }
 
 } // namespace Cachedash::Test

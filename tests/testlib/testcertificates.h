@@ -35,9 +35,8 @@ public:
 
     // redis-server arguments for a TLS port serving `cert`/`key` (the server certificate by
     // default), trusting the CA for client certificates: `authClients` is "yes", "no" or "optional".
-    QStringList redisServerArgs(
-        quint16 tlsPort, const QString &authClients = QStringLiteral("no"), const QString &cert = {},
-        const QString &key = {}) const;
+    QStringList redisServerArgs(quint16 tlsPort, const QString &authClients = QStringLiteral("no"),
+        const QString &cert = {}, const QString &key = {}) const;
 
 private:
     QString path(const QString &name) const;
