@@ -114,7 +114,7 @@ QCoro::Task<> RedisObserver::enableNotifications(QString node)
             host = host.mid(1, host.size() - 2);
         url = url.withAddress(RedisUrl::Address{host, quint16(node.mid(colon + 1).toUInt())});
     }
-    m_subscriber = std::make_unique<RedisSubscriber>(url);
+    m_subscriber = std::make_unique<RedisSubscriber>(url, redis.options().client.tls);
     connect(m_subscriber.get(), &RedisSubscriber::message, this,
         [this](
             const QByteArray &, const QByteArray &channel, const QByteArray &) { onNotification(channel); });

@@ -1,22 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// First: hiredis 0.14's sds.h declares C functions without saying so, and its other headers
-// include it unwrapped.
-extern "C" {
-#include <hiredis/sds.h>
-}
-
 #include "redisclient.h"
 
-#include "qtredisadapter_p.h"
 #include "redislogging.h"
 
 #include <QVarLengthArray>
 
 #include <qcoro/qcorosignal.h>
-
-#include <hiredis/async.h>
-
-#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -34,35 +23,10 @@ milliseconds tickInterval(milliseconds commandTimeout)
     return std::clamp(commandTimeout / 10, 1ms, 50ms);
 }
 
-// Why a connection's handshake failed, said so that the user knows what to change.
-QString handshakeProblem(const RedisReply &reply)
-{
-    const QByteArray &text = reply.bytes();
-    if (reply.isError() && text.startsWith("NOAUTH"))
-        return QStringLiteral("the server requires a password (or an ACL user): give it in the URL, "
-                              "redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port");
-    if (reply.isError() && (text.startsWith("WRONGPASS") || text.contains("invalid password")))
-        return QStringLiteral("the server refused the user or password in the URL: ") + reply.errorText();
-    if (reply.isError() && text.contains("SELECT is not allowed in cluster mode"))
-        return QStringLiteral("a Redis Cluster has database 0 only: leave the /DB out of the URL");
-    if (reply.isFailure())
-        return QStringLiteral("the server closed the connection before answering (%1); "
-                              "if it only speaks TLS, use rediss://")
-            .arg(reply.errorText());
-    return QStringLiteral("handshake failed: ") + reply.errorText();
-}
-
 bool isTopologyError(const QByteArray &error)
 {
     return error.startsWith("MOVED ") || error.startsWith("ASK ") || error.startsWith("TRYAGAIN")
         || error.startsWith("CLUSTERDOWN") || error.startsWith("READONLY");
-}
-
-QString contextError(const redisAsyncContext *context, const QString &fallback)
-{
-    if (context && context->errstr && context->errstr[0])
-        return QString::fromLocal8Bit(context->errstr);
-    return fallback;
 }
 
 } // namespace
@@ -87,13 +51,9 @@ RedisClient::RedisClient(RedisUrl url, Options options, QObject *parent)
 RedisClient::~RedisClient()
 {
     m_state = State::Closed;
-    if (auto *context = std::exchange(m_context, nullptr)) {
-        // Callbacks that run from here on must not touch this object.
-        context->data = nullptr;
-        redisAsyncFree(context);
-    }
+    if (auto *connection = std::exchange(m_connection, nullptr))
+        connection->close(RedisReply::failure(RedisReply::Failure::Closed));
     gatherBeforeWrite();
-    // If the free was deferred (we are inside a hiredis callback), finish the waiters now.
     const auto inflight = std::exchange(m_inflight, {});
     for (const Pending &command : inflight)
         command->complete(RedisReply::failure(RedisReply::Failure::Closed));
@@ -128,14 +88,12 @@ void RedisClient::reconnectTo(const RedisUrl &url, bool force)
         return;
     const bool moved = force || !(url == m_url);
     m_url = url;
-    if (m_context && !moved)
+    if (m_connection && !moved)
         return;
     m_reconnectTimer.stop();
-    if (m_context) {
+    if (m_connection) {
         ++m_stats.resets;
-        m_dropReason = QStringLiteral("Redis moved to %1").arg(url.toDisplayString());
-        redisAsyncFree(std::exchange(m_context, nullptr));
-        m_transportUp = false;
+        dropConnection(QStringLiteral("Redis moved to %1").arg(url.toDisplayString()));
     }
     connectNow();
 }
@@ -147,9 +105,11 @@ void RedisClient::close()
     m_reconnectTimer.stop();
     m_tick.stop();
     setState(State::Closed);
-    m_dropReason = QStringLiteral("Redis client closed");
-    if (auto *context = std::exchange(m_context, nullptr))
-        redisAsyncFree(context);
+    if (auto *connection = std::exchange(m_connection, nullptr))
+        connection->close(RedisReply::failure(RedisReply::Failure::Closed));
+    const auto inflight = std::exchange(m_inflight, {});
+    for (const Pending &command : inflight)
+        command->complete(RedisReply::failure(RedisReply::Failure::Closed));
     gatherBeforeWrite();
 }
 
@@ -169,30 +129,14 @@ QCoro::Task<bool> RedisClient::waitForReady(milliseconds timeout)
 
 void RedisClient::connectNow()
 {
-    if (m_state == State::Closed || m_context)
+    if (m_state == State::Closed || m_connection)
         return;
-    const QByteArray host = m_url.host.toUtf8();
-    const QByteArray path = m_url.socketPath.toUtf8();
-    redisAsyncContext *context = m_url.transport == RedisUrl::Transport::Unix
-        ? redisAsyncConnectUnix(path.constData())
-        : redisAsyncConnect(host.constData(), m_url.port);
-    if (!context) {
-        scheduleReconnect(QStringLiteral("out of memory creating a Redis connection"));
+    QString error;
+    m_connection = detail::RedisConnection::open(m_url, m_options.tls, this, &error);
+    if (!m_connection) {
+        scheduleReconnect(error);
         return;
     }
-    if (context->err) {
-        const QString why = contextError(context, QStringLiteral("connection failed"));
-        redisAsyncFree(context);
-        scheduleReconnect(why);
-        return;
-    }
-    // Attach before setting the connect callback, or a failed connect is never reported.
-    detail::QtRedisAdapter::attach(context, &RedisClient::onBeforeWrite);
-    context->data = this;
-    redisAsyncSetConnectCallback(context, &RedisClient::onConnectCallback);
-    redisAsyncSetDisconnectCallback(context, &RedisClient::onDisconnectCallback);
-    m_context = context;
-    m_transportUp = false;
     m_consecutiveTimeouts = 0;
     m_connectDeadline = steady_clock::now() + m_options.connectTimeout;
 
@@ -224,19 +168,26 @@ void RedisClient::connectNow()
     ensureTicking();
 }
 
+void RedisClient::dropConnection(const QString &reason)
+{
+    // The commands in flight belong to the connection going away: they fail now.
+    if (auto *connection = std::exchange(m_connection, nullptr))
+        connection->close(RedisReply::failure(RedisReply::Failure::ConnectionLost, reason));
+    const auto inflight = std::exchange(m_inflight, {});
+    for (const Pending &command : inflight)
+        command->complete(RedisReply::failure(RedisReply::Failure::ConnectionLost, reason));
+}
+
 void RedisClient::resetConnection(const QString &reason)
 {
     ++m_stats.resets;
-    m_dropReason = reason;
-    if (auto *context = std::exchange(m_context, nullptr))
-        redisAsyncFree(context); // pending commands complete with ConnectionLost from in here
+    dropConnection(reason);
     scheduleReconnect(reason);
 }
 
 void RedisClient::scheduleReconnect(const QString &reason)
 {
-    m_context = nullptr;
-    m_transportUp = false;
+    m_connection = nullptr;
     if (m_state == State::Closed)
         return;
     if (reason != m_lastError) {
@@ -294,9 +245,8 @@ void RedisClient::ensureTicking()
 void RedisClient::onTick()
 {
     const auto now = steady_clock::now();
-    if (m_context && !m_transportUp && now >= m_connectDeadline) {
-        resetConnection(
-            QStringLiteral("connecting timed out after %1 ms").arg(m_options.connectTimeout.count()));
+    if (m_connection && !m_connection->isUp() && now >= m_connectDeadline) {
+        resetConnection(m_connection->connectTimeoutReason(m_options.connectTimeout));
         return;
     }
 
@@ -321,12 +271,12 @@ void RedisClient::onTick()
         for (const Pending &command : expired)
             command->complete(RedisReply::failure(RedisReply::Failure::Timeout, message));
     }
-    if (m_context && (stuck || m_consecutiveTimeouts >= m_options.resetAfterTimeouts)) {
+    if (m_connection && (stuck || m_consecutiveTimeouts >= m_options.resetAfterTimeouts)) {
         resetConnection(
             QStringLiteral("%1 commands timed out; resetting the connection").arg(m_consecutiveTimeouts));
         return;
     }
-    if (m_inflight.empty() && (!m_context || m_transportUp))
+    if (m_inflight.empty() && (!m_connection || m_connection->isUp()))
         m_tick.stop();
 }
 
@@ -334,7 +284,7 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
 {
     Pending command(new PendingCommand);
     command->role = role;
-    if (!m_context) {
+    if (!m_connection) {
         const bool closed = m_state == State::Closed;
         command->complete(
             RedisReply::failure(closed ? RedisReply::Failure::Closed : RedisReply::Failure::NotConnected,
@@ -351,13 +301,9 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
         argv.append(arg.constData());
         lengths.append(size_t(arg.size()));
     }
-    command->ref.ref(); // hiredis holds this reference until the callback runs
-    if (redisAsyncCommandArgv(m_context, &RedisClient::onReplyCallback, command.data(), int(argv.size()),
-            argv.data(), lengths.constData())
-        != REDIS_OK) {
-        command->ref.deref();
-        command->complete(RedisReply::failure(RedisReply::Failure::ConnectionLost,
-            contextError(m_context, QStringLiteral("the connection is closing"))));
+    if (!m_connection->send(int(argv.size()), argv.data(), lengths.constData(), command.data())) {
+        command->complete(RedisReply::failure(
+            RedisReply::Failure::ConnectionLost, QStringLiteral("the connection is closing")));
         return RedisPendingReply(std::move(command));
     }
     command->issued = steady_clock::now();
@@ -365,20 +311,19 @@ RedisPendingReply RedisClient::issue(const QByteArrayList &args, PendingCommand:
     m_inflight.push_back(command);
     ++m_stats.commands;
     ensureTicking();
-    if (sdslen(m_context->c.obuf) >= EarlyWriteBytes)
+    if (m_connection->pendingBytes() >= EarlyWriteBytes)
         flush();
     return RedisPendingReply(std::move(command));
 }
 
 void RedisClient::beforeNextWrite(std::function<void()> gather)
 {
-    if (!m_context) {
+    if (!m_connection) {
         gather();
         return;
     }
     m_beforeWrite.push_back(std::move(gather));
-    if (m_context->ev.addWrite)
-        m_context->ev.addWrite(m_context->ev.data);
+    m_connection->writeSoon();
 }
 
 void RedisClient::gatherBeforeWrite()
@@ -389,42 +334,50 @@ void RedisClient::gatherBeforeWrite()
         gather();
 }
 
-void RedisClient::onBeforeWrite(void *client)
+void RedisClient::aboutToWrite(detail::RedisConnection *connection)
 {
-    auto *self = static_cast<RedisClient *>(client);
-    self->gatherBeforeWrite();
-    if (self->m_context && sdslen(self->m_context->c.obuf) > 0)
-        ++self->m_stats.writeEvents;
+    gatherBeforeWrite();
+    if (connection == m_connection && connection->pendingBytes() > 0)
+        ++m_stats.writeEvents;
 }
 
 void RedisClient::flush()
 {
-    // hiredis writes its buffer when the socket notifier fires, after everything else this turn of
-    // the event loop does. When the server reads fifty requests in one turn, Redis would then idle
-    // while their commands pile up, and the server would idle while Redis works through them all.
-    // Writing what has gathered every EarlyWriteBytes, or every full batch, lets the two overlap.
-    // This does what hiredis's redisBufferWrite() does, minus its error handling: a failed or short
-    // write leaves the rest to the notifier, which meets any error where callbacks may safely run.
-    redisAsyncContext *context = m_context;
-    if (!context || !m_transportUp || !(context->c.flags & REDIS_CONNECTED) || context->c.fd < 0)
-        return;
-    // Batches gathering this turn's requests join the write.
-    gatherBeforeWrite();
-    if (m_context != context)
-        return;
-    redisContext &c = context->c;
-    const ssize_t written = ::send(c.fd, c.obuf, sdslen(c.obuf), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (written <= 0)
-        return;
-    ++m_stats.writeEvents;
-    sdsrange(c.obuf, written, -1);
-    // All out: the notifier has nothing left to write (hiredis does the same after its writes).
-    if (sdslen(c.obuf) == 0 && context->ev.delWrite)
-        context->ev.delWrite(context->ev.data);
+    // A connection writes what has gathered once the event loop has finished its turn. When the
+    // server reads fifty requests in one turn, Redis would then idle while their commands pile
+    // up, and the server would idle while Redis works through them all. Writing what has gathered
+    // every EarlyWriteBytes, or every full batch, lets the two overlap.
+    if (m_connection)
+        m_connection->flush();
 }
 
-void RedisClient::handleReply(const Pending &command, redisAsyncContext *context, void *reply)
+QString RedisClient::handshakeProblem(const RedisReply &reply) const
 {
+    const QByteArray &text = reply.bytes();
+    const QString scheme = m_url.tls ? QStringLiteral("rediss") : QStringLiteral("redis");
+    if (reply.isError() && text.startsWith("NOAUTH"))
+        return QStringLiteral("the server requires a password (or an ACL user): give it in the URL, "
+                              "%1://:PASSWORD@host:port or %1://USER:PASSWORD@host:port")
+            .arg(scheme);
+    if (reply.isError() && (text.startsWith("WRONGPASS") || text.contains("invalid password")))
+        return QStringLiteral("the server refused the user or password in the URL: ") + reply.errorText();
+    if (reply.isError() && text.contains("SELECT is not allowed in cluster mode"))
+        return QStringLiteral("a Redis Cluster has database 0 only: leave the /DB out of the URL");
+    if (reply.isFailure() && m_url.tls)
+        return reply.errorText(); // the TLS connection says what went wrong
+    if (reply.isFailure())
+        return QStringLiteral("the server closed the connection before answering (%1): "
+                              "it may require TLS: use rediss://")
+            .arg(reply.errorText());
+    return QStringLiteral("handshake failed: ") + reply.errorText();
+}
+
+void RedisClient::replyReceived(
+    detail::RedisConnection *connection, detail::PendingCommand *raw, const redisReply *reply)
+{
+    if (!raw)
+        return;
+    const Pending command(raw);
     if (!m_inflight.empty() && m_inflight.front() == command) {
         m_inflight.pop_front();
     } else {
@@ -441,16 +394,15 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
 
     RedisReply value;
     if (reply) {
-        value = RedisReply::fromHiredis(static_cast<const redisReply *>(reply));
-    } else if (m_state == State::Closed) {
-        value = RedisReply::failure(RedisReply::Failure::Closed);
+        value = RedisReply::fromHiredis(reply);
     } else {
-        const QString why = m_dropReason.isEmpty() ? contextError(context, QStringLiteral("connection lost"))
-                                                   : m_dropReason;
-        value = RedisReply::failure(RedisReply::Failure::ConnectionLost, why);
+        const QString why = connection->errorString();
+        value = RedisReply::failure(
+            RedisReply::Failure::ConnectionLost, why.isEmpty() ? QStringLiteral("connection lost") : why);
     }
 
-    if (command->role == PendingCommand::Role::Handshake && context == m_context) {
+    // A handshake cut short by a lost connection is judged in connectionDown(), which follows.
+    if (command->role == PendingCommand::Role::Handshake && connection == m_connection && reply) {
         const bool notMaster
             = value.isArray() && !value.elements().empty() && value.elements().front().bytes() != "master";
         if (notMaster) {
@@ -461,7 +413,7 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
             // A wrong password or database will not fix itself, but the server's configuration
             // might: keep retrying with backoff, and say why.
             resetConnection(handshakeProblem(value));
-        } else if (--m_handshakeLeft == 0 && m_transportUp) {
+        } else if (--m_handshakeLeft == 0 && connection->isUp()) {
             becomeReady();
         }
     }
@@ -470,43 +422,20 @@ void RedisClient::handleReply(const Pending &command, redisAsyncContext *context
     command->complete(std::move(value));
 }
 
-void RedisClient::onReplyCallback(redisAsyncContext *context, void *reply, void *privdata)
+void RedisClient::connectionUp(detail::RedisConnection *connection)
 {
-    Pending command(static_cast<PendingCommand *>(privdata));
-    command->ref.deref(); // adopt the reference handed to hiredis in issue()
-    auto *self = static_cast<RedisClient *>(context->data);
-    if (!self) {
-        command->complete(RedisReply::failure(RedisReply::Failure::Closed));
-        return;
-    }
-    self->handleReply(command, context, reply);
+    if (connection == m_connection && m_handshakeLeft == 0)
+        becomeReady();
 }
 
-void RedisClient::onConnectCallback(const redisAsyncContext *context, int status)
+void RedisClient::connectionDown(detail::RedisConnection *connection, const QString &why)
 {
-    auto *self = static_cast<RedisClient *>(context->data);
-    if (!self || context != self->m_context)
-        return;
-    if (status != REDIS_OK) {
-        // hiredis frees the context right after this returns and does not call the disconnect callback.
-        self->m_dropReason = contextError(context, QStringLiteral("connection failed"));
-        self->scheduleReconnect(self->m_dropReason);
-        return;
-    }
-    self->m_transportUp = true;
-    self->m_dropReason.clear();
-    if (self->m_handshakeLeft == 0)
-        self->becomeReady();
-}
-
-void RedisClient::onDisconnectCallback(const redisAsyncContext *context, int status)
-{
-    Q_UNUSED(status);
-    auto *self = static_cast<RedisClient *>(context->data);
-    if (!self || context != self->m_context)
+    if (connection != m_connection)
         return; // a connection we dropped ourselves
-    const QString why = contextError(context, QStringLiteral("the server closed the connection"));
-    self->scheduleReconnect(why);
+    const bool cutShort = connection->isUp() && m_handshakeLeft > 0;
+    m_connection = nullptr;
+    scheduleReconnect(
+        cutShort ? handshakeProblem(RedisReply::failure(RedisReply::Failure::ConnectionLost, why)) : why);
 }
 
 RedisPendingReply RedisClient::command(const QByteArrayList &args)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "redisconnection.h"
 #include "redispendingreply.h"
 #include "redisreply.h"
 #include "redisscript.h"
@@ -18,15 +19,19 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <vector>
 
-struct redisAsyncContext;
-
 namespace Cachedash {
+
+class RedisTlsContext;
 
 // An asynchronous connection to one Redis server, driven by the Qt event loop and awaited with QCoro:
 //
 //     RedisReply reply = co_await client.get("report:emea");
+//
+// Plain TCP and unix sockets go through hiredis's async context; rediss:// through QSslSocket, with
+// hiredis formatting the commands and parsing the replies: both behave the same.
 //
 // Every command completes exactly once: with the server's reply, or with a failure (not connected,
 // connection lost, timeout, closed). Nothing waits forever. The client reconnects by itself with
@@ -36,7 +41,7 @@ namespace Cachedash {
 // since a hiredis context is not thread-safe.
 //
 // Not for SUBSCRIBE or MONITOR, whose replies do not follow the one-reply-per-command rule.
-class RedisClient : public QObject, public MetricsSource
+class RedisClient : public QObject, public MetricsSource, private detail::RedisConnection::Owner
 {
     Q_OBJECT
 
@@ -67,11 +72,13 @@ public:
         bool requireMaster = false;
         // Log connections and lost connections (off for short-lived connections that ask one thing).
         bool logConnections = true;
+        // How to check the server of a rediss:// URL (required for one); unused otherwise.
+        std::shared_ptr<const RedisTlsContext> tls;
     };
 
     struct Stats
     {
-        quint64 commands = 0; // commands handed to hiredis
+        quint64 commands = 0; // commands handed to the connection
         quint64 writeEvents = 0; // socket writes: pipelined commands share one
         quint64 timeouts = 0;
         quint64 connects = 0; // connections that became Ready
@@ -169,38 +176,41 @@ private:
     RedisPendingReply issue(const QByteArrayList &args, detail::PendingCommand::Role role);
     // Runs (and forgets) the beforeNextWrite() callbacks.
     void gatherBeforeWrite();
-    static void onBeforeWrite(void *client);
     static constexpr size_t EarlyWriteBytes = 2048;
     void connectNow();
+    // Drops the connection (its commands fail with ConnectionLost and `reason`) and retries.
     void resetConnection(const QString &reason);
+    void dropConnection(const QString &reason);
     void scheduleReconnect(const QString &reason);
     void becomeReady();
     void setState(State state);
     void onTick();
     void ensureTicking();
-    void handleReply(const Pending &command, redisAsyncContext *context, void *reply);
+    // Why the handshake failed, said so that the user knows what to change.
+    QString handshakeProblem(const RedisReply &reply) const;
 
-    static void onConnectCallback(const redisAsyncContext *context, int status);
-    static void onDisconnectCallback(const redisAsyncContext *context, int status);
-    static void onReplyCallback(redisAsyncContext *context, void *reply, void *privdata);
+    // detail::RedisConnection::Owner
+    void connectionUp(detail::RedisConnection *connection) override;
+    void connectionDown(detail::RedisConnection *connection, const QString &why) override;
+    void replyReceived(detail::RedisConnection *connection, detail::PendingCommand *command,
+        const redisReply *reply) override;
+    void aboutToWrite(detail::RedisConnection *connection) override;
 
     RedisUrl m_url;
     Options m_options;
     State m_state = State::Disconnected;
-    redisAsyncContext *m_context = nullptr;
-    bool m_transportUp = false; // the connect callback reported success for m_context
+    detail::RedisConnection *m_connection = nullptr; // deletes itself
     bool m_everReady = false;
     int m_handshakeLeft = 0;
     int m_consecutiveTimeouts = 0;
     std::chrono::milliseconds m_backoff{0};
     std::chrono::steady_clock::time_point m_connectDeadline;
-    // Commands handed to hiredis, oldest first; completed ones stay until hiredis reports on them.
+    // Commands handed to the connection, oldest first; completed ones stay until their reply comes.
     std::deque<Pending> m_inflight;
     std::vector<std::function<void()>> m_beforeWrite;
     QTimer m_tick;
     QTimer m_reconnectTimer;
     QString m_lastError;
-    QString m_dropReason;
     Stats m_stats;
     Histogram m_roundTrips; // from sending a command to its reply, for commands that got one
 };

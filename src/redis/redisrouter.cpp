@@ -90,7 +90,8 @@ void RedisRouter::open()
         setMode(Mode::Sentinel);
         m_single = std::make_unique<RedisClient>(m_url, clientOptions());
         wire(*m_single);
-        m_sentinel = std::make_unique<SentinelResolver>(m_url, m_options.client.connectTimeout);
+        m_sentinel = std::make_unique<SentinelResolver>(
+            m_url, m_options.client.connectTimeout, m_options.client.tls);
         connect(m_sentinel.get(), &SentinelResolver::masterSwitched, this, &RedisRouter::pointAtMaster);
         m_sentinel->watch();
         resolveMaster(m_generation, 0ms);

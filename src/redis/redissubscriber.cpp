@@ -1,32 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "redissubscriber.h"
 
-#include "qtredisadapter_p.h"
 #include "redislogging.h"
 
 #include <QVarLengthArray>
 
-#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 namespace Cachedash {
 
-namespace {
-void sendArgv(
-    redisAsyncContext *context, redisCallbackFn *callback, void *privdata, const QByteArrayList &args)
-{
-    QVarLengthArray<const char *, 8> argv;
-    QVarLengthArray<size_t, 8> lengths;
-    for (const QByteArray &arg : args) {
-        argv.append(arg.constData());
-        lengths.append(size_t(arg.size()));
-    }
-    redisAsyncCommandArgv(context, callback, privdata, int(argv.size()), argv.data(), lengths.constData());
-}
-} // namespace
-
-RedisSubscriber::RedisSubscriber(RedisUrl url, QObject *parent)
+RedisSubscriber::RedisSubscriber(RedisUrl url, std::shared_ptr<const RedisTlsContext> tls, QObject *parent)
     : QObject(parent)
     , m_url(std::move(url))
+    , m_tls(std::move(tls))
 {
     m_retry.setSingleShot(true);
     m_retry.setInterval(1000);
@@ -36,10 +22,19 @@ RedisSubscriber::RedisSubscriber(RedisUrl url, QObject *parent)
 RedisSubscriber::~RedisSubscriber()
 {
     m_open = false;
-    if (auto *context = std::exchange(m_context, nullptr)) {
-        context->data = nullptr; // callbacks from here on must not touch this object
-        redisAsyncFree(context);
+    if (auto *connection = std::exchange(m_connection, nullptr))
+        connection->close(RedisReply::failure(RedisReply::Failure::Closed));
+}
+
+void RedisSubscriber::send(const QByteArrayList &args)
+{
+    QVarLengthArray<const char *, 8> argv;
+    QVarLengthArray<size_t, 8> lengths;
+    for (const QByteArray &arg : args) {
+        argv.append(arg.constData());
+        lengths.append(size_t(arg.size()));
     }
+    m_connection->send(int(argv.size()), argv.data(), lengths.constData(), nullptr);
 }
 
 void RedisSubscriber::psubscribe(const QByteArray &pattern)
@@ -47,8 +42,8 @@ void RedisSubscriber::psubscribe(const QByteArray &pattern)
     if (m_patterns.contains(pattern))
         return;
     m_patterns << pattern;
-    if (m_context)
-        sendArgv(m_context, &RedisSubscriber::onReply, nullptr, {QByteArrayLiteral("PSUBSCRIBE"), pattern});
+    if (m_connection)
+        send({QByteArrayLiteral("PSUBSCRIBE"), pattern});
 }
 
 void RedisSubscriber::open()
@@ -63,35 +58,27 @@ void RedisSubscriber::close()
 {
     m_open = false;
     m_retry.stop();
-    if (auto *context = std::exchange(m_context, nullptr))
-        redisAsyncFree(context);
+    if (auto *connection = std::exchange(m_connection, nullptr))
+        connection->close(RedisReply::failure(RedisReply::Failure::Closed));
     setSubscribed(false);
 }
 
 void RedisSubscriber::connectNow()
 {
-    if (!m_open || m_context)
+    if (!m_open || m_connection)
         return;
-    redisAsyncContext *context = m_url.transport == RedisUrl::Transport::Unix
-        ? redisAsyncConnectUnix(m_url.socketPath.toUtf8().constData())
-        : redisAsyncConnect(m_url.host.toUtf8().constData(), m_url.port);
-    if (!context || context->err) {
-        if (context)
-            redisAsyncFree(context);
-        m_retry.start();
+    QString error;
+    m_connection = detail::RedisConnection::open(m_url, m_tls, this, &error);
+    if (!m_connection) {
+        dropped(error);
         return;
     }
-    detail::QtRedisAdapter::attach(context, nullptr);
-    context->data = this;
-    redisAsyncSetConnectCallback(context, &RedisSubscriber::onConnect);
-    redisAsyncSetDisconnectCallback(context, &RedisSubscriber::onDisconnect);
-    m_context = context;
     if (m_url.hasCredentials()) {
         QByteArrayList auth{QByteArrayLiteral("AUTH")};
         if (!m_url.username.isEmpty())
             auth << m_url.username.toUtf8();
         auth << m_url.password.toUtf8();
-        sendArgv(context, nullptr, nullptr, auth);
+        send(auth);
     }
     sendSubscriptions();
 }
@@ -99,12 +86,12 @@ void RedisSubscriber::connectNow()
 void RedisSubscriber::sendSubscriptions()
 {
     for (const QByteArray &pattern : std::as_const(m_patterns))
-        sendArgv(m_context, &RedisSubscriber::onReply, nullptr, {QByteArrayLiteral("PSUBSCRIBE"), pattern});
+        send({QByteArrayLiteral("PSUBSCRIBE"), pattern});
 }
 
 void RedisSubscriber::dropped(const QString &reason)
 {
-    m_context = nullptr;
+    m_connection = nullptr;
     setSubscribed(false);
     if (m_open)
         m_retry.start();
@@ -126,36 +113,34 @@ void RedisSubscriber::setSubscribed(bool subscribed)
     Q_EMIT subscribedChanged(subscribed);
 }
 
-void RedisSubscriber::onConnect(const redisAsyncContext *context, int status)
+void RedisSubscriber::connectionUp(detail::RedisConnection *) { }
+
+void RedisSubscriber::connectionDown(detail::RedisConnection *connection, const QString &why)
 {
-    auto *self = static_cast<RedisSubscriber *>(context->data);
-    if (!self || context != self->m_context || status == REDIS_OK)
-        return;
-    // hiredis frees the context right after this returns.
-    self->dropped(QString::fromUtf8(context->errstr));
+    if (connection == m_connection)
+        dropped(why);
 }
 
-void RedisSubscriber::onDisconnect(const redisAsyncContext *context, int status)
+void RedisSubscriber::replyReceived(
+    detail::RedisConnection *connection, detail::PendingCommand *, const redisReply *r)
 {
-    // An error reply to AUTH or PSUBSCRIBE (NOAUTH, WRONGPASS, NOPERM) ends the connection too,
-    // with the server's message in errstr.
-    auto *self = static_cast<RedisSubscriber *>(context->data);
-    if (self && context == self->m_context)
-        self->dropped(status == REDIS_OK ? QString() : QString::fromUtf8(context->errstr));
-}
-
-void RedisSubscriber::onReply(redisAsyncContext *context, void *reply, void *)
-{
-    auto *self = static_cast<RedisSubscriber *>(context->data);
-    const auto *r = static_cast<const redisReply *>(reply);
-    if (!self || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+    if (!r || connection != m_connection)
         return;
-    // Copied out here: the reply lives only inside this callback.
+    if (r->type == REDIS_REPLY_ERROR) {
+        // The server refused AUTH or PSUBSCRIBE (NOAUTH, WRONGPASS, NOPERM): retry later, and say why.
+        const QString why = QString::fromUtf8(r->str, qsizetype(r->len));
+        connection->close(RedisReply::failure(RedisReply::Failure::ConnectionLost, why));
+        dropped(why);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return;
+    // Copied out here: the reply lives only inside this call.
     const QByteArray kind(r->element[0]->str, qsizetype(r->element[0]->len));
     if (kind == "psubscribe") {
-        self->setSubscribed(true);
+        setSubscribed(true);
     } else if (kind == "pmessage" && r->elements == 4) {
-        Q_EMIT self->message(QByteArray(r->element[1]->str, qsizetype(r->element[1]->len)),
+        Q_EMIT message(QByteArray(r->element[1]->str, qsizetype(r->element[1]->len)),
             QByteArray(r->element[2]->str, qsizetype(r->element[2]->len)),
             QByteArray(r->element[3]->str, qsizetype(r->element[3]->len)));
     }

@@ -1,25 +1,30 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "redisconnection.h"
 #include "redisurl.h"
 
 #include <QByteArrayList>
 #include <QObject>
 #include <QTimer>
 
-struct redisAsyncContext;
+#include <memory>
 
 namespace Cachedash {
+
+class RedisTlsContext;
 
 // A second connection, in subscribe mode, for Redis pub/sub messages (keyspace notifications among
 // them): PSUBSCRIBE patterns, and every message as a signal. It reconnects by itself (every
 // second) and subscribes again. Lives on one thread, like RedisClient.
-class RedisSubscriber : public QObject
+class RedisSubscriber : public QObject, private detail::RedisConnection::Owner
 {
     Q_OBJECT
 
 public:
-    explicit RedisSubscriber(RedisUrl url, QObject *parent = nullptr);
+    // `tls` is required for a rediss:// URL, as for RedisClient.
+    explicit RedisSubscriber(
+        RedisUrl url, std::shared_ptr<const RedisTlsContext> tls = {}, QObject *parent = nullptr);
     ~RedisSubscriber() override;
 
     // Remembered: subscribed now if connected, and again after every reconnect.
@@ -43,12 +48,18 @@ private:
     void dropped(const QString &reason);
     void setSubscribed(bool subscribed);
 
-    static void onConnect(const redisAsyncContext *context, int status);
-    static void onDisconnect(const redisAsyncContext *context, int status);
-    static void onReply(redisAsyncContext *context, void *reply, void *privdata);
+    void send(const QByteArrayList &args);
+
+    // detail::RedisConnection::Owner
+    void connectionUp(detail::RedisConnection *connection) override;
+    void connectionDown(detail::RedisConnection *connection, const QString &why) override;
+    void replyReceived(detail::RedisConnection *connection, detail::PendingCommand *command,
+        const redisReply *reply) override;
+    void aboutToWrite(detail::RedisConnection *) override { }
 
     RedisUrl m_url;
-    redisAsyncContext *m_context = nullptr;
+    std::shared_ptr<const RedisTlsContext> m_tls;
+    detail::RedisConnection *m_connection = nullptr; // deletes itself
     QByteArrayList m_patterns;
     QTimer m_retry;
     bool m_open = false;

@@ -200,19 +200,21 @@ std::optional<RedisUrl> RedisUrl::parse(const QString &url, QString *error)
 
     RedisUrl out;
     bool ok = false;
-    if (scheme == u"redis") {
+    if (scheme == u"redis" || scheme == u"rediss") {
+        out.tls = scheme == u"rediss";
         ok = parseTcp(rest, out, error);
-    } else if (scheme == u"redis+sentinel") {
+    } else if (scheme == u"redis+sentinel" || scheme == u"rediss+sentinel") {
+        out.tls = scheme == u"rediss+sentinel";
         out.sentinel = true;
         ok = parseTcp(rest, out, error);
-    } else if (scheme == u"unix")
+    } else if (scheme == u"unix") {
         ok = parseUnix(rest, out, error);
-    else if (scheme == u"rediss")
-        ok = fail(error, QStringLiteral("rediss:// (TLS) is not supported; use redis:// or unix://"));
-    else
+    } else {
         ok = fail(error,
-            QStringLiteral("unsupported scheme \"%1\"; use redis://, redis+sentinel:// or unix://")
+            QStringLiteral("unsupported scheme \"%1\"; use redis://, rediss:// (TLS), "
+                           "redis+sentinel://, rediss+sentinel:// or unix://")
                 .arg(quoted(scheme, 16)));
+    }
     if (!ok)
         return std::nullopt;
     return out;
@@ -254,8 +256,8 @@ QString RedisUrl::toDisplayString() const
     QStringList hosts;
     for (const Address &address : addresses())
         hosts.append(address.toString());
-    QString s
-        = (sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://")) + hosts.join(u',');
+    QString s = QStringLiteral("redis") + (tls ? QStringLiteral("s") : QString())
+        + (sentinel ? QStringLiteral("+sentinel://") : QStringLiteral("://")) + hosts.join(u',');
     if (sentinel)
         s += u'/' + QString::fromLatin1(QUrl::toPercentEncoding(masterName));
     if (database != 0)

@@ -14,6 +14,8 @@ namespace Cachedash {
 //   redis+sentinel://[[user]:password@]host[:port][,host:port...]/MASTER_NAME[/db]
 //       the master a set of sentinels names (port 26379 unless given); the credentials are the
 //       master's, the sentinels are asked without
+//   rediss://... and rediss+sentinel://...
+//       the same over TLS (to every node, to the sentinels and to the master they name)
 //   unix:///path/to/redis.sock[?db=N]
 struct RedisUrl
 {
@@ -35,6 +37,7 @@ struct RedisUrl
     // The hosts given after the first, in order: more seed nodes, or more sentinels.
     QList<Address> moreHosts;
     bool sentinel = false; // redis+sentinel://
+    bool tls = false; // rediss://, rediss+sentinel://
     QString masterName; // for sentinel://
     QString socketPath;
     QString username; // empty: the default user (AUTH with the password alone)
@@ -53,7 +56,7 @@ struct RedisUrl
     RedisUrl withAddress(const Address &address) const;
 
     // The URL without credentials, safe to log or show: redis://host:port/db,
-    // redis+sentinel://h1:p1,h2:p2/name or unix:///path?db=N.
+    // rediss://host:port, redis+sentinel://h1:p1,h2:p2/name or unix:///path?db=N.
     QString toDisplayString() const;
 
     friend bool operator==(const RedisUrl &, const RedisUrl &) = default;

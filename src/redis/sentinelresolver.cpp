@@ -20,10 +20,12 @@ RedisUrl sentinelUrl(const RedisUrl &url, const RedisUrl::Address &address)
 }
 } // namespace
 
-SentinelResolver::SentinelResolver(RedisUrl url, milliseconds timeout, QObject *parent)
+SentinelResolver::SentinelResolver(
+    RedisUrl url, milliseconds timeout, std::shared_ptr<const RedisTlsContext> tls, QObject *parent)
     : QObject(parent)
     , m_url(std::move(url))
     , m_timeout(timeout)
+    , m_tls(std::move(tls))
 { }
 
 SentinelResolver::~SentinelResolver() = default;
@@ -41,6 +43,7 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
         options.connectTimeout = timeout;
         options.logConnections = false;
         options.reconnect = false;
+        options.tls = m_tls;
         auto client = std::make_unique<RedisClient>(sentinelUrl(m_url, sentinel), options);
         client->open();
         const bool ready = co_await client->waitForReady(timeout);
@@ -85,7 +88,7 @@ void SentinelResolver::watch()
     if (!m_watchers.empty())
         return;
     for (const RedisUrl::Address &sentinel : m_url.addresses()) {
-        auto watcher = std::make_unique<RedisSubscriber>(sentinelUrl(m_url, sentinel));
+        auto watcher = std::make_unique<RedisSubscriber>(sentinelUrl(m_url, sentinel), m_tls);
         connect(watcher.get(), &RedisSubscriber::message, this,
             [this](
                 const QByteArray &, const QByteArray &, const QByteArray &payload) { onMessage(payload); });

@@ -16,6 +16,7 @@
 namespace Cachedash {
 
 class RedisSubscriber;
+class RedisTlsContext;
 
 // Finds the master a set of sentinels names (SENTINEL get-master-addr-by-name), asking them in
 // turn, and listens on every sentinel for +switch-master about it. The sentinels are asked
@@ -26,7 +27,9 @@ class SentinelResolver : public QObject
 
 public:
     // `url` is a redis+sentinel:// URL.
-    SentinelResolver(RedisUrl url, std::chrono::milliseconds timeout, QObject *parent = nullptr);
+    // `tls` is required for rediss+sentinel://: the sentinels speak TLS too.
+    SentinelResolver(RedisUrl url, std::chrono::milliseconds timeout,
+        std::shared_ptr<const RedisTlsContext> tls = {}, QObject *parent = nullptr);
     ~SentinelResolver() override;
 
     // The master's address, from the first sentinel that names it; nothing (and lastError())
@@ -46,6 +49,7 @@ private:
 
     RedisUrl m_url;
     std::chrono::milliseconds m_timeout;
+    std::shared_ptr<const RedisTlsContext> m_tls;
     QString m_lastError;
     std::vector<std::unique_ptr<RedisSubscriber>> m_watchers;
 };

@@ -22,6 +22,8 @@ private Q_SLOTS:
     void displayStringRoundTrips_data();
     void displayStringRoundTrips();
     void withAddressKeepsCredentialsAndDatabase();
+    void tls_data();
+    void tls();
 };
 
 namespace {
@@ -136,8 +138,8 @@ void tst_RedisUrl::invalid_data()
                                << "not a URL";
     QTest::newRow("http") << "http://h:1"
                           << "unsupported scheme";
-    QTest::newRow("tls") << "rediss://h:1"
-                         << "TLS";
+    QTest::newRow("rediss for a socket") << "rediss+unix:///tmp/redis.sock"
+                                         << "rediss:// (TLS)";
     QTest::newRow("no host") << "redis://:6379"
                              << "host is missing";
     QTest::newRow("port zero") << "redis://h:0"
@@ -459,4 +461,42 @@ void tst_RedisUrl::withAddressKeepsCredentialsAndDatabase()
 }
 
 QTEST_GUILESS_MAIN(tst_RedisUrl)
+void tst_RedisUrl::tls_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("tls");
+    QTest::addColumn<bool>("sentinel");
+    QTest::addColumn<QString>("display");
+
+    QTest::newRow("plain") << "redis://h:1" << false << false << "redis://h:1";
+    QTest::newRow("tls") << "rediss://:pw@cache.example.com:6380/2" << true << false
+                         << "rediss://cache.example.com:6380/2";
+    QTest::newRow("tls, upper case scheme") << "REDISS://h" << true << false << "rediss://h:6379";
+    QTest::newRow("tls cluster seeds")
+        << "rediss://a:7000,b:7001" << true << false << "rediss://a:7000,b:7001";
+    QTest::newRow("tls sentinels") << "rediss+sentinel://u:pw@s1,s2:5000/main" << true << true
+                                   << "rediss+sentinel://s1:26379,s2:5000/main";
+}
+
+void tst_RedisUrl::tls()
+{
+    QFETCH(QString, url);
+    QFETCH(bool, tls);
+    QFETCH(bool, sentinel);
+    QFETCH(QString, display);
+
+    QString error;
+    const auto parsed = RedisUrl::parse(url, &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->tls, tls);
+    QCOMPARE(parsed->sentinel, sentinel);
+    QCOMPARE(parsed->toDisplayString(), display);
+    // Every node, sentinel and master reached from it speaks TLS too.
+    QCOMPARE(parsed->withAddress({QStringLiteral("10.0.0.9"), 7005}).tls, tls);
+    // And the display string parses back to the same kind of connection.
+    const auto again = RedisUrl::parse(parsed->toDisplayString());
+    QVERIFY(again);
+    QCOMPARE(again->tls, tls);
+}
+
 #include "tst_redisurl.moc"

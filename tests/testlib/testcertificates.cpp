@@ -34,7 +34,7 @@ bool TestCertificates::openssl(const QStringList &args)
 }
 
 bool TestCertificates::issue(
-    const QString &name, const QString &subject, const QString &altNames, const QString &usage)
+    const QString &name, const QString &subject, const QString &altNames, const QString &usage, int days)
 {
     // A request, then the CA's signature with the extensions a verifier checks.
     QFile extensions(path(name + QStringLiteral(".ext")));
@@ -57,7 +57,8 @@ bool TestCertificates::issue(
         && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"), request,
             QStringLiteral("-CA"), QStringLiteral("ca.pem"), QStringLiteral("-CAkey"),
             QStringLiteral("ca.key"), QStringLiteral("-CAcreateserial"), QStringLiteral("-days"),
-            QStringLiteral("1"), QStringLiteral("-extfile"), name + QStringLiteral(".ext"),
+            // -1: valid until a day before it was made, which is expired
+            QString::number(days), QStringLiteral("-extfile"), name + QStringLiteral(".ext"),
             QStringLiteral("-out"), name + QStringLiteral(".pem")});
 }
 
@@ -78,7 +79,14 @@ bool TestCertificates::create()
         && issue(QStringLiteral("client"), QStringLiteral("/CN=cachedash-client"), QString(),
             QStringLiteral("clientAuth"))
         && issue(QStringLiteral("other"), QStringLiteral("/CN=elsewhere.example"),
-            QStringLiteral("DNS:elsewhere.example"), QStringLiteral("serverAuth"));
+            QStringLiteral("DNS:elsewhere.example"), QStringLiteral("serverAuth"))
+        && issue(QStringLiteral("expired"), QStringLiteral("/CN=localhost"),
+            QStringLiteral("DNS:localhost,IP:127.0.0.1"), QStringLiteral("serverAuth"), -1)
+        && openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
+            QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"),
+            QStringLiteral("stranger.key"), QStringLiteral("-out"), QStringLiteral("stranger.pem"),
+            QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-subj"),
+            QStringLiteral("/CN=stranger")});
 }
 
 QStringList TestCertificates::redisServerArgs(
