@@ -118,16 +118,6 @@ int main(int argc, char *argv[])
     qSetMessagePattern(
         QStringLiteral("%{time yyyy-MM-ddTHH:mm:ss.zzz} %{if-category}%{category}: %{endif}%{message}"));
 
-    // Nothing here speaks TLS (the API is plain HTTP behind whatever terminates TLS, and Redis is
-    // reached without it), but QHttpServer's constructor makes a QSslConfiguration, which loads
-    // Qt's TLS plugins and with them OpenSSL: some 4 MB of resident memory for nothing. Headless,
-    // no other plugin is needed either.
-    // (Its complaint that there is no TLS backend is beside the point, and silenced.)
-    if (!window) {
-        QCoreApplication::setLibraryPaths({});
-        QLoggingCategory::setFilterRules(QStringLiteral("qt.network.ssl.warning=false"));
-    }
-
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "A dashboard and HTTP service for cache-aside and sliding-window rate limiting over Redis.\n"
@@ -156,5 +146,13 @@ int main(int argc, char *argv[])
         err.flush();
     }
     options->headless = !window;
+    // The API is plain HTTP (behind whatever terminates TLS), but QHttpServer's constructor makes a
+    // QSslConfiguration, which loads Qt's TLS plugins and with them OpenSSL: some 4 MB of resident
+    // memory. Headless and with a plain Redis URL, nothing needs them, nor any other plugin.
+    // (Qt's complaint that there is then no TLS backend is beside the point, and silenced.)
+    if (!window && !options->redisUrl.tls) {
+        QCoreApplication::setLibraryPaths({});
+        QLoggingCategory::setFilterRules(QStringLiteral("qt.network.ssl.warning=false"));
+    }
     return window ? runWindow(*options) : runHeadless(*options);
 }

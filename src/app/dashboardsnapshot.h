@@ -14,6 +14,7 @@ struct DashboardSnapshot
     bool redisAnswered = false;
     QString redisState; // up, connecting, down (for a cluster: "2 of 3 primaries up")
     QString redisMode; // "standalone", "cluster, 3 primaries", "sentinel, master cachedash at host:port"
+    QString redisTransport; // "plain TCP", "unix socket", "TLS, verified by the system's CAs"
     QString reportNode; // host:port of the node that holds reportKey
     QString limiterNode; // and limiterKey
     QString region;

@@ -173,6 +173,7 @@ QCoro::Task<> RedisObserver::poll()
     s.computing = m_service.source().inFlight();
     s.redisState = stateName(redis);
     s.redisMode = redis.describe();
+    s.redisTransport = redis.transport();
     s.reportNode = redis.nodeFor(s.reportKey);
     s.limiterNode = redis.nodeFor(s.limiterKey);
     if (redis.mode() != RedisRouter::Mode::Unknown) {

@@ -73,7 +73,8 @@ bool HiredisConnection::send(int argc, const char **argv, const size_t *lengths,
         return false;
     if (command)
         command->ref.ref(); // hiredis holds this reference until the callback runs
-    if (redisAsyncCommandArgv(m_context, &HiredisConnection::onReply, command, argc, argv, lengths) != REDIS_OK) {
+    if (redisAsyncCommandArgv(m_context, &HiredisConnection::onReply, command, argc, argv, lengths)
+        != REDIS_OK) {
         if (command)
             command->ref.deref();
         return false;
@@ -172,7 +173,8 @@ void HiredisConnection::cleanup(void *self)
     c->m_write->setEnabled(false);
     if (Owner *owner = std::exchange(c->m_owner, nullptr)) {
         const QString why = contextError(c->m_context,
-            c->m_up ? QStringLiteral("the server closed the connection") : QStringLiteral("connection failed"));
+            c->m_up ? QStringLiteral("the server closed the connection")
+                    : QStringLiteral("connection failed"));
         c->m_context = nullptr;
         owner->connectionDown(c, why);
     }

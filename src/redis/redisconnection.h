@@ -34,7 +34,8 @@ public:
         // in flight came first (as nullptr). The connection deletes itself after this returns.
         virtual void connectionDown(RedisConnection *connection, const QString &why) = 0;
         // A reply, valid during the call only; nullptr when the connection ended before it came.
-        virtual void replyReceived(RedisConnection *connection, PendingCommand *command, const redisReply *reply)
+        virtual void replyReceived(
+            RedisConnection *connection, PendingCommand *command, const redisReply *reply)
             = 0;
         // Just before the bytes gathered so far are written: the last moment to add to them.
         virtual void aboutToWrite(RedisConnection *connection) = 0;

@@ -4,6 +4,7 @@
 
 #include "keyslot.h"
 #include "redislogging.h"
+#include "redistls.h"
 #include "sentinelresolver.h"
 
 #include <QPointer>
@@ -218,6 +219,15 @@ QString RedisRouter::describe() const
     case Mode::Unknown: break;
     }
     return QStringLiteral("connecting");
+}
+
+QString RedisRouter::transport() const
+{
+    if (m_url.transport == RedisUrl::Transport::Unix)
+        return QStringLiteral("unix socket");
+    if (!m_url.tls)
+        return QStringLiteral("plain TCP");
+    return m_options.client.tls ? m_options.client.tls->describe() : QStringLiteral("TLS, not configured");
 }
 
 void RedisRouter::wire(RedisClient &client)

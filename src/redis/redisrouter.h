@@ -106,6 +106,9 @@ public:
     QString lastError() const;
     // "standalone", "cluster, 3 primaries", "sentinel, master cachedash at 127.0.0.1:6380".
     QString describe() const;
+    // How the bytes travel: "plain TCP", "unix socket", or for rediss:// how the server is checked
+    // ("TLS, verified by the system's CAs").
+    QString transport() const;
     // The node that holds `key` now, as host:port; empty when none is known.
     QString nodeFor(QByteArrayView key) const;
     QList<Node> nodes() const;

@@ -100,7 +100,8 @@ std::shared_ptr<const RedisTlsContext> RedisTlsContext::load(const RedisTlsOptio
             return nullptr;
         const QList<QSslCertificate> chain = QSslCertificate::fromData(*certPem, QSsl::Pem);
         if (chain.isEmpty()) {
-            *error = QStringLiteral("--redis-client-cert %1: no PEM certificate in it").arg(options.clientCertFile);
+            *error = QStringLiteral("--redis-client-cert %1: no PEM certificate in it")
+                         .arg(options.clientCertFile);
             return nullptr;
         }
         const auto keyPem = readFile(options.clientKeyFile, "--redis-client-key", error);
@@ -123,8 +124,9 @@ QString RedisTlsContext::describe() const
 {
     const RedisTlsOptions &o = m_d->options;
     QString s = o.insecureSkipVerify ? QStringLiteral("TLS, certificate NOT verified")
-        : o.caCertFile.isEmpty()     ? QStringLiteral("TLS, verified by the system's CAs")
-                                     : QStringLiteral("TLS, verified by %1").arg(QFileInfo(o.caCertFile).fileName());
+        : o.caCertFile.isEmpty()
+        ? QStringLiteral("TLS, verified by the system's CAs")
+        : QStringLiteral("TLS, verified by %1").arg(QFileInfo(o.caCertFile).fileName());
     if (!o.clientCertFile.isEmpty())
         s += QStringLiteral(", client certificate %1").arg(QFileInfo(o.clientCertFile).fileName());
     return s;
@@ -159,14 +161,13 @@ QString describeCertificateErrors(const QList<QSslError> &errors, const QString 
             reason = QStringLiteral("not valid before %1")
                          .arg(e.certificate().effectiveDate().toUTC().toString(Qt::ISODate));
             break;
-        default:
-            reason = e.errorString();
-            break;
+        default: reason = e.errorString(); break;
         }
         if (!reasons.contains(reason))
             reasons.append(reason);
     }
-    return QStringLiteral("the server's TLS certificate does not verify: ") + reasons.join(QStringLiteral("; "));
+    return QStringLiteral("the server's TLS certificate does not verify: ")
+        + reasons.join(QStringLiteral("; "));
 }
 
 } // namespace detail

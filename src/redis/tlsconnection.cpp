@@ -198,8 +198,7 @@ void TlsConnection::onSslErrors(const QList<QSslError> &errors)
     // (--redis-insecure-skip-tls-verify), when Qt still reports what it noticed.
     if (m_tls->options().insecureSkipVerify)
         return;
-    m_certificateProblem = describeCertificateErrors(
-        errors, m_host, !m_tls->options().caCertFile.isEmpty());
+    m_certificateProblem = describeCertificateErrors(errors, m_host, !m_tls->options().caCertFile.isEmpty());
 }
 
 QString TlsConnection::describeSocketError(QAbstractSocket::SocketError error) const
@@ -211,11 +210,14 @@ QString TlsConnection::describeSocketError(QAbstractSocket::SocketError error) c
         return QStringLiteral("the server requires a client certificate: give --redis-client-cert and "
                               "--redis-client-key");
     const bool refusedOurs = text.contains(QLatin1String("alert bad certificate"))
-        || text.contains(QLatin1String("alert unknown ca")) || text.contains(QLatin1String("alert certificate unknown"))
-        || (text.contains(QLatin1String("alert handshake failure")) && !m_tls->options().clientCertFile.isEmpty());
+        || text.contains(QLatin1String("alert unknown ca"))
+        || text.contains(QLatin1String("alert certificate unknown"))
+        || (text.contains(QLatin1String("alert handshake failure"))
+            && !m_tls->options().clientCertFile.isEmpty());
     if (refusedOurs)
         return QStringLiteral("the server refused the client certificate (%1)").arg(text);
-    if (text.contains(QLatin1String("wrong version number")) || text.contains(QLatin1String("packet length too long")))
+    if (text.contains(QLatin1String("wrong version number"))
+        || text.contains(QLatin1String("packet length too long")))
         return QStringLiteral("the server does not speak TLS on this port (%1): use redis://").arg(text);
     if (error == QAbstractSocket::RemoteHostClosedError && !m_up)
         return QStringLiteral("the server closed the connection during the TLS handshake");

@@ -31,6 +31,7 @@ QCoro::Task<HealthCheck::Status> RedisHealthCheck::check()
         : up > 0             ? QStringLiteral("partial")
                              : QStringLiteral("down");
     status.details.insert(QStringLiteral("mode"), m_redis.describe());
+    status.details.insert(QStringLiteral("transport"), m_redis.transport());
     status.details.insert(QStringLiteral("nodes"), nodes);
     co_return status;
 }

@@ -12,6 +12,7 @@
 #include "http/httpserver.h"
 #include "ratelimit/slidingwindowlimiter.h"
 #include "redis/redisrouter.h"
+#include "redis/redistls.h"
 
 #include <QTcpServer>
 
@@ -30,6 +31,9 @@ Service::Service(ServiceOptions options, QObject *parent)
     RedisRouter::Options redisOptions;
     redisOptions.client.commandTimeout = m_options.redisTimeout;
     redisOptions.client.connectTimeout = m_options.redisTimeout;
+    // Only a rediss:// URL loads the TLS backend; a file that will not do ends the start.
+    if (m_options.redisUrl.tls)
+        redisOptions.client.tls = RedisTlsContext::load(m_options.redisTls, &m_tlsError);
     m_redis = std::make_unique<RedisRouter>(m_options.redisUrl, redisOptions);
     m_source = std::make_unique<ReportSource>(m_options.reportDelay);
     ReportCache::Settings cacheSettings;
@@ -118,13 +122,17 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 
 QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
 {
+    if (!m_tlsError.isEmpty()) {
+        m_error = m_tlsError;
+        co_return false;
+    }
     if (!m_options.privateRedis) {
         m_redis->open();
         // The default address gets a short try before a private server is started instead.
         const milliseconds wait = m_options.redisUrlGiven ? startupTimeout : milliseconds(500);
         const bool ready = co_await m_redis->waitForReady(wait);
         if (ready) {
-            qCInfo(lcService).noquote() << "Redis:" << m_redis->describe();
+            qCInfo(lcService).noquote() << "Redis:" << m_redis->describe() << "over" << m_redis->transport();
             co_return true;
         }
         if (m_redis->isCluster()) {

@@ -74,6 +74,7 @@ private:
     std::unique_ptr<ReportsApi> m_api;
     std::unique_ptr<RedisServerProcess> m_privateRedis;
     QString m_error;
+    QString m_tlsError; // the TLS files of a rediss:// URL could not be used
     quint16 m_port = 0;
     bool m_shutDown = false;
 };

@@ -103,8 +103,22 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
                        "(a server, or any node of a Redis Cluster), "
                        "redis+sentinel://[[user]:password@]host:port[,host:port...]/MASTER_NAME[/db] or "
                        "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
-                       "also REDIS_URL or CACHEDASH_REDIS_URL)."),
+                       "also REDIS_URL or CACHEDASH_REDIS_URL). rediss:// and rediss+sentinel:// "
+                       "speak TLS to every node, sentinel and master."),
         QStringLiteral("url")));
+    parser.addOption(QCommandLineOption(QStringLiteral("redis-ca-cert"),
+        QStringLiteral("For rediss://: trust the CAs in this PEM file instead of the system's."),
+        QStringLiteral("file")));
+    parser.addOption(QCommandLineOption(QStringLiteral("redis-client-cert"),
+        QStringLiteral("For rediss://: present this PEM certificate to the server (mutual TLS; "
+                       "with --redis-client-key)."),
+        QStringLiteral("file")));
+    parser.addOption(QCommandLineOption(QStringLiteral("redis-client-key"),
+        QStringLiteral("For rediss://: the private key (PEM, not encrypted) of --redis-client-cert."),
+        QStringLiteral("file")));
+    parser.addOption(QCommandLineOption(QStringLiteral("redis-insecure-skip-tls-verify"),
+        QStringLiteral("For rediss://: accept any certificate for any name. Anyone on the path can "
+                       "then read and change the traffic; for testing only, and logged on every connect.")));
     parser.addOption(QCommandLineOption(QStringLiteral("private-redis"),
         QStringLiteral("Start a private redis-server (loopback, no persistence) instead of using one. "
                        "This happens anyway when no URL is given and nothing answers at "
@@ -195,6 +209,26 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         o.redisUrl = *parsed;
         o.redisUrlGiven = true;
     }
+
+    // TLS files: read when the service starts, so that a bad one is a start error.
+    const std::pair<const char *, QString RedisTlsOptions::*> files[] = {
+        {"redis-ca-cert", &RedisTlsOptions::caCertFile},
+        {"redis-client-cert", &RedisTlsOptions::clientCertFile},
+        {"redis-client-key", &RedisTlsOptions::clientKeyFile},
+    };
+    QStringList tlsGiven;
+    for (const auto &[name, field] : files) {
+        if (const auto v = in.value(QLatin1String(name))) {
+            o.redisTls.*field = v->text;
+            tlsGiven.append(v->origin);
+        }
+    }
+    o.redisTls.insecureSkipVerify = in.flag(QStringLiteral("redis-insecure-skip-tls-verify"));
+    if (o.redisTls.insecureSkipVerify)
+        tlsGiven.append(QStringLiteral("--redis-insecure-skip-tls-verify"));
+    if (!tlsGiven.isEmpty() && !o.redisUrl.tls)
+        return fail(QStringLiteral("%1 applies to TLS only, and the Redis URL is not rediss://")
+                        .arg(tlsGiven.first()));
 
     if (const auto bind = in.value(QStringLiteral("bind"))) {
         QHostAddress address;

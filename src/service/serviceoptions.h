@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ratelimit/slidingwindowlimiter.h"
+#include "redis/redistls.h"
 #include "redis/redisurl.h"
 
 #include <QHostAddress>
@@ -42,6 +43,7 @@ struct ServiceOptions
     SlidingWindowLimiter::OnError rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
     QStringList trustedProxies;
     QByteArray adminToken; // empty: refresh is open to anyone who can reach the service
+    RedisTlsOptions redisTls; // for rediss:// URLs only
     std::chrono::milliseconds redisTimeout{1000};
     int maxConnections = 4096; // open HTTP connections; beyond, idle ones make room, else 503
     int maxComputations = 100; // distinct reports computed at once; beyond, a miss gets 503

@@ -336,10 +336,14 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
             .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped(), nodeSuffix(snapshot.limiterNode)));
     const QString state = snapshot.redisState;
     const QString color = state == u"up" ? QStringLiteral("#2e8b57") : QStringLiteral("#d9483b");
-    m_ui->redisLabel->setText(
-        tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4 · %5")
-            .arg(m_host.redisUrl(), color, state.toHtmlEscaped(),
-                m_host.usesPrivateRedis() ? tr(" private") : QString(), snapshot.redisMode.toHtmlEscaped()));
+    // TLS is worth a glance (and says how the server is checked); plain TCP is the default.
+    const QString tls = snapshot.redisTransport.startsWith(u"TLS")
+        ? QStringLiteral(" · <b>%1</b>").arg(snapshot.redisTransport.toHtmlEscaped())
+        : QString();
+    m_ui->redisLabel->setText(tr("Redis %1 <b style=\"color:%2\">(%3)</b>%4 · %5%6")
+                                  .arg(m_host.redisUrl().toHtmlEscaped(), color, state.toHtmlEscaped(),
+                                      m_host.usesPrivateRedis() ? tr(" private") : QString(),
+                                      snapshot.redisMode.toHtmlEscaped(), tls));
     updateTtl();
     updateLimiterText();
 }

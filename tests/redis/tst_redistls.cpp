@@ -67,8 +67,8 @@ private:
     // A client that tries once; its lastError() says why it failed.
     std::unique_ptr<RedisClient> attempt(const QString &url, std::shared_ptr<const RedisTlsContext> tls);
     // Starts a TLS-only server (no plain port but the fixture's own) serving `cert`.
-    bool startTls(TestRedisServer &server, quint16 &tlsPort, const QString &authClients = QStringLiteral("no"),
-        const QString &cert = {}, const QString &key = {});
+    bool startTls(TestRedisServer &server, quint16 &tlsPort,
+        const QString &authClients = QStringLiteral("no"), const QString &cert = {}, const QString &key = {});
 
     TestCertificates m_certs;
     TestRedisServer m_server;
@@ -91,14 +91,15 @@ std::shared_ptr<const RedisTlsContext> tst_RedisTls::trustingCa()
     return context(options);
 }
 
-bool tst_RedisTls::startTls(
-    TestRedisServer &server, quint16 &tlsPort, const QString &authClients, const QString &cert, const QString &key)
+bool tst_RedisTls::startTls(TestRedisServer &server, quint16 &tlsPort, const QString &authClients,
+    const QString &cert, const QString &key)
 {
     tlsPort = TestRedisServer::freeLoopbackPort();
     return server.start(m_certs.redisServerArgs(tlsPort, authClients, cert, key));
 }
 
-std::unique_ptr<RedisClient> tst_RedisTls::attempt(const QString &url, std::shared_ptr<const RedisTlsContext> tls)
+std::unique_ptr<RedisClient> tst_RedisTls::attempt(
+    const QString &url, std::shared_ptr<const RedisTlsContext> tls)
 {
     RedisClient::Options options;
     options.connectTimeout = 1000ms;
@@ -211,7 +212,8 @@ void tst_RedisTls::commandTimeoutAndReset()
     RedisClient::Options options;
     options.commandTimeout = 200ms;
     options.tls = trustingCa();
-    RedisClient client(RedisUrl::parse(QStringLiteral("rediss://localhost:%1").arg(m_tlsPort)).value(), options);
+    RedisClient client(
+        RedisUrl::parse(QStringLiteral("rediss://localhost:%1").arg(m_tlsPort)).value(), options);
     client.open();
     QVERIFY(QCoro::waitFor(client.waitForReady(5s)));
     QCOMPARE(m_server.command({"CLIENT", "PAUSE", "1000", "ALL"}), QByteArray("OK"));
@@ -275,7 +277,8 @@ void tst_RedisTls::wrongName()
     QVERIFY(startTls(server, port, QStringLiteral("no"), m_certs.otherCert(), m_certs.otherKey()));
     auto client = attempt(QStringLiteral("rediss://localhost:%1").arg(port), trustingCa());
     QVERIFY(!client->isReady());
-    QVERIFY2(client->lastError().contains(QLatin1String("wrong name: it is for elsewhere.example, not localhost")),
+    QVERIFY2(
+        client->lastError().contains(QLatin1String("wrong name: it is for elsewhere.example, not localhost")),
         qPrintable(client->lastError()));
 }
 
@@ -318,7 +321,8 @@ void tst_RedisTls::tlsUrlToPlainPort()
     timer.start();
     auto client = attempt(QStringLiteral("rediss://localhost:%1").arg(m_server.port()), trustingCa());
     QVERIFY(!client->isReady());
-    QVERIFY2(client->lastError().contains(QLatin1String("may speak plain TCP")), qPrintable(client->lastError()));
+    QVERIFY2(
+        client->lastError().contains(QLatin1String("may speak plain TCP")), qPrintable(client->lastError()));
     QVERIFY2(timer.elapsed() < 5000, qPrintable(QString::number(timer.elapsed())));
 }
 
