@@ -43,6 +43,7 @@ private Q_SLOTS:
     void invalid_data();
     void invalid();
     void trustedProxies();
+    void tlsFiles();
 };
 
 void tst_ServiceOptions::defaultsAreTheSeeds()
@@ -133,6 +134,14 @@ void tst_ServiceOptions::invalid_data()
         << "CACHEDASH_ADMIN_TOKEN must be at least 16 characters";
     QTest::newRow("proxy") << QStringList{QStringLiteral("--trusted-proxy"), QStringLiteral("10.0.0.0/40")}
                            << QStringList{} << "trusted proxy";
+    // A TLS option beside a plain URL: most likely the "s" of rediss:// was forgotten.
+    QTest::newRow("CA for a plain URL")
+        << QStringList{QStringLiteral("--redis-url"), QStringLiteral("redis://h:1"), QStringLiteral("--redis-ca-cert"),
+               QStringLiteral("ca.pem")}
+        << QStringList{} << "--redis-ca-cert applies to TLS only";
+    QTest::newRow("insecure for the default URL")
+        << QStringList{} << QStringList{QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=1")}
+        << "--redis-insecure-skip-tls-verify applies to TLS only";
 }
 
 void tst_ServiceOptions::invalid()
@@ -154,6 +163,31 @@ void tst_ServiceOptions::trustedProxies()
     QCOMPARE(
         parse({}, {QStringLiteral("CACHEDASH_TRUSTED_PROXY=10.0.0.0/8,127.0.0.1")}).options->trustedProxies,
         (QStringList{QStringLiteral("10.0.0.0/8"), QStringLiteral("127.0.0.1")}));
+}
+
+void tst_ServiceOptions::tlsFiles()
+{
+    const Parsed flags = parse({QStringLiteral("--redis-url"), QStringLiteral("rediss://:pw@cache.example.com:6380"),
+        QStringLiteral("--redis-ca-cert"), QStringLiteral("/etc/ca.pem"), QStringLiteral("--redis-client-cert"),
+        QStringLiteral("/etc/me.pem"), QStringLiteral("--redis-client-key"), QStringLiteral("/etc/me.key")});
+    QVERIFY2(flags.options, qPrintable(flags.error));
+    QVERIFY(flags.options->redisUrl.tls);
+    QCOMPARE(flags.options->redisTls.caCertFile, QStringLiteral("/etc/ca.pem"));
+    QCOMPARE(flags.options->redisTls.clientCertFile, QStringLiteral("/etc/me.pem"));
+    QCOMPARE(flags.options->redisTls.clientKeyFile, QStringLiteral("/etc/me.key"));
+    QVERIFY(!flags.options->redisTls.insecureSkipVerify);
+
+    // Like every option, each also comes from the environment.
+    const Parsed env = parse({}, {QStringLiteral("REDIS_URL=rediss+sentinel://s1,s2/main"),
+        QStringLiteral("CACHEDASH_REDIS_CA_CERT=/run/ca.pem"), QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=yes")});
+    QVERIFY2(env.options, qPrintable(env.error));
+    QVERIFY(env.options->redisUrl.tls && env.options->redisUrl.sentinel);
+    QCOMPARE(env.options->redisTls.caCertFile, QStringLiteral("/run/ca.pem"));
+    QVERIFY(env.options->redisTls.insecureSkipVerify);
+    // rediss:// with no option at all: the system's CAs.
+    const Parsed bare = parse({QStringLiteral("--redis-url"), QStringLiteral("rediss://h")});
+    QVERIFY(bare.options);
+    QCOMPARE(bare.options->redisTls, RedisTlsOptions{});
 }
 
 QTEST_GUILESS_MAIN(tst_ServiceOptions)
