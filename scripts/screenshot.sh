@@ -3,6 +3,8 @@
 # Renders the window under Xvfb after a fetch, a hit, a refresh, another miss and a burst, sent with
 # curl like any outside client, and saves it as docs/screenshot.png (or the path given).
 # Needs a build (scripts/build.sh) and xvfb, xauth and imagemagick (installed here if missing).
+# Env: CACHEDASH_SCREENSHOT_REDIS, the Redis options (default --private-redis), e.g.
+#   "--redis-url rediss://localhost:6380 --redis-ca-cert /tmp/cachedash-tls-6380/ca.pem"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-docs/screenshot.png}
@@ -19,7 +21,7 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "
 
 export XDG_CONFIG_HOME="$tmp/config"   # a fresh window layout, not the user's
 xvfb-run -a -s "-screen 0 1280x800x24" sh -c '
-    "$0" --port 0 --private-redis > "$1/out.txt" 2> "$1/err.txt" &
+    "$0" --port 0 $3 > "$1/out.txt" 2> "$1/err.txt" &
     app=$!
     for i in $(seq 100); do grep -q Listening "$1/out.txt" 2>/dev/null && break; sleep 0.1; done
     base=$(sed -n "s/^Listening on //p" "$1/out.txt")
@@ -33,7 +35,7 @@ xvfb-run -a -s "-screen 0 1280x800x24" sh -c '
     sleep 1.2
     import -window root "$2"
     kill $app; wait $app
-' "$dir/src/cachedash" "$tmp" "$out" &
+' "$dir/src/cachedash" "$tmp" "$out" "${CACHEDASH_SCREENSHOT_REDIS:---private-redis}" &
 pid=$!
 wait "$pid"
 echo "wrote $out" >&2

@@ -3,6 +3,7 @@
 #include "cache/reportsource.h"
 #include "redis/redisrouter.h"
 #include "testlib/rawconnection.h"
+#include "testlib/testcertificates.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
 #include "testlib/testservice.h"
@@ -25,6 +26,7 @@ using namespace Cachedash;
 using Cachedash::Test::HeaderList;
 using Cachedash::Test::HttpResult;
 using Cachedash::Test::RawConnection;
+using Cachedash::Test::TestCertificates;
 using Cachedash::Test::TestHttp;
 using Cachedash::Test::TestRedisServer;
 using Cachedash::Test::TestService;
@@ -60,6 +62,7 @@ private Q_SLOTS:
     void badInput();
     void unicodeRegion();
     void missesOverlap();
+    void oneRoundTripForCachedGet_data();
     void oneRoundTripForCachedGet();
     void pipelinedAnswersComeInOrder();
     void pipelinedAnswersAreNotHeldBack();
@@ -74,14 +77,18 @@ private Q_SLOTS:
 private:
     ServiceOptions defaults() const;
 
-    TestRedisServer m_redis;
+    TestCertificates m_certs;
+    TestRedisServer m_redis; // plain, and TLS on m_tlsPort
+    quint16 m_tlsPort = 0;
     TestService m_service;
     std::unique_ptr<TestHttp> m_http;
 };
 
 void tst_ReportsApi::initTestCase()
 {
-    QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+    QVERIFY2(m_certs.create(), qPrintable(m_certs.errorString()));
+    m_tlsPort = TestRedisServer::freeLoopbackPort();
+    QVERIFY2(m_redis.start(m_certs.redisServerArgs(m_tlsPort)), qPrintable(m_redis.errorString()));
 }
 
 ServiceOptions tst_ReportsApi::defaults() const
@@ -344,8 +351,24 @@ void tst_ReportsApi::missesOverlap()
     QCOMPARE(m_service->source().computations(), 10u);
 }
 
+void tst_ReportsApi::oneRoundTripForCachedGet_data()
+{
+    QTest::addColumn<bool>("tls");
+    QTest::newRow("plain TCP") << false;
+    QTest::newRow("TLS") << true;
+}
+
 void tst_ReportsApi::oneRoundTripForCachedGet()
 {
+    QFETCH(bool, tls);
+    if (tls) {
+        ServiceOptions options = defaults();
+        options.redisUrl = RedisUrl::parse(QStringLiteral("rediss://localhost:%1").arg(m_tlsPort)).value();
+        options.redisTls.caCertFile = m_certs.caCert();
+        QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+        m_http = std::make_unique<TestHttp>(m_service.baseUrl());
+        QVERIFY(m_service->redis().transport().startsWith(QLatin1String("TLS")));
+    }
     const HeaderList me = from("198.51.100.70");
     QCOMPARE(m_http->get(QStringLiteral("/reports/rtt"), me).status, 200);
     QCOMPARE(m_redis.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));

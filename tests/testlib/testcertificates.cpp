@@ -52,8 +52,10 @@ bool TestCertificates::issue(
     const QString key = name + QStringLiteral(".key");
     const QString request = name + QStringLiteral(".csr");
     return openssl({QStringLiteral("req"), QStringLiteral("-new"), QStringLiteral("-newkey"),
-               QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"), key,
-               QStringLiteral("-out"), request, QStringLiteral("-subj"), subject})
+               QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+               QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"),
+               QStringLiteral("-keyout"), key, QStringLiteral("-out"), request, QStringLiteral("-subj"),
+               subject})
         && openssl({QStringLiteral("x509"), QStringLiteral("-req"), QStringLiteral("-in"), request,
             QStringLiteral("-CA"), QStringLiteral("ca.pem"), QStringLiteral("-CAkey"),
             QStringLiteral("ca.key"), QStringLiteral("-CAcreateserial"), QStringLiteral("-days"),
@@ -70,10 +72,11 @@ bool TestCertificates::create()
         return false;
     }
     return openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
-               QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"),
-               QStringLiteral("ca.key"), QStringLiteral("-out"), QStringLiteral("ca.pem"),
-               QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-subj"),
-               QStringLiteral("/CN=Cachedash test CA")})
+               QStringLiteral("ec"), QStringLiteral("-pkeyopt"),
+               QStringLiteral("ec_paramgen_curve:prime256v1"), QStringLiteral("-nodes"),
+               QStringLiteral("-keyout"), QStringLiteral("ca.key"), QStringLiteral("-out"),
+               QStringLiteral("ca.pem"), QStringLiteral("-days"), QStringLiteral("1"),
+               QStringLiteral("-subj"), QStringLiteral("/CN=Cachedash test CA")})
         && issue(QStringLiteral("server"), QStringLiteral("/CN=localhost"),
             QStringLiteral("DNS:localhost,IP:127.0.0.1"), QStringLiteral("serverAuth"))
         && issue(QStringLiteral("client"), QStringLiteral("/CN=cachedash-client"), QString(),
@@ -83,10 +86,10 @@ bool TestCertificates::create()
         && issue(QStringLiteral("expired"), QStringLiteral("/CN=localhost"),
             QStringLiteral("DNS:localhost,IP:127.0.0.1"), QStringLiteral("serverAuth"), -1)
         && openssl({QStringLiteral("req"), QStringLiteral("-x509"), QStringLiteral("-newkey"),
-            QStringLiteral("rsa:2048"), QStringLiteral("-nodes"), QStringLiteral("-keyout"),
-            QStringLiteral("stranger.key"), QStringLiteral("-out"), QStringLiteral("stranger.pem"),
-            QStringLiteral("-days"), QStringLiteral("1"), QStringLiteral("-subj"),
-            QStringLiteral("/CN=stranger")});
+            QStringLiteral("ec"), QStringLiteral("-pkeyopt"), QStringLiteral("ec_paramgen_curve:prime256v1"),
+            QStringLiteral("-nodes"), QStringLiteral("-keyout"), QStringLiteral("stranger.key"),
+            QStringLiteral("-out"), QStringLiteral("stranger.pem"), QStringLiteral("-days"),
+            QStringLiteral("1"), QStringLiteral("-subj"), QStringLiteral("/CN=stranger")});
 }
 
 QStringList TestCertificates::redisServerArgs(

@@ -9,10 +9,10 @@
 
 namespace Cachedash::Test {
 
-// Throw-away certificates for TLS tests, made with openssl in a temporary directory that goes with
-// the object: a CA, a server certificate for localhost and 127.0.0.1, a client certificate, and a
-// certificate for another name, signed by the CA and valid for a day; an expired server
-// certificate; and a self-signed client certificate no server trusts.
+// Throw-away certificates for TLS tests (EC P-256 keys: quick to make), made with openssl in a
+// temporary directory that goes with the object: a CA, a server certificate for localhost and 127.0.0.1, a
+// client certificate, and a certificate for another name, signed by the CA and valid for a day; an expired
+// server certificate; and a self-signed client certificate no server trusts.
 class TestCertificates
 {
 public:

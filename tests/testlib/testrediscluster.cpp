@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "testrediscluster.h"
 
+#include "testcertificates.h"
 #include "testwait.h"
 
 namespace Cachedash::Test {
@@ -21,7 +22,14 @@ bool TestRedisCluster::fail(const QString &message)
     return false;
 }
 
-bool TestRedisCluster::start(int primaries, int replicasEach, milliseconds nodeTimeout)
+QString TestRedisCluster::tlsUrl(int index) const
+{
+    const quint16 port = node(index).tlsPort;
+    return port ? QStringLiteral("rediss://127.0.0.1:%1").arg(port) : QString();
+}
+
+bool TestRedisCluster::start(
+    int primaries, int replicasEach, milliseconds nodeTimeout, const TestCertificates *tls)
 {
     m_nodes.clear();
     m_nodeTimeout = nodeTimeout;
@@ -33,12 +41,24 @@ bool TestRedisCluster::start(int primaries, int replicasEach, milliseconds nodeT
         bool started = false;
         for (int attempt = 0; attempt < 5 && !started; ++attempt) {
             node.busPort = TestRedisServer::freeLoopbackPort();
-            started = node.server->start({QStringLiteral("--cluster-enabled"), QStringLiteral("yes"),
+            QStringList args{QStringLiteral("--cluster-enabled"), QStringLiteral("yes"),
                 QStringLiteral("--cluster-port"), QString::number(node.busPort),
                 QStringLiteral("--cluster-config-file"), QStringLiteral("nodes.conf"),
                 QStringLiteral("--cluster-node-timeout"), QString::number(nodeTimeout.count()),
                 // A replica's first sync starts at once, not after the default 5 s wait for others.
-                QStringLiteral("--repl-diskless-sync-delay"), QStringLiteral("0")});
+                QStringLiteral("--repl-diskless-sync-delay"), QStringLiteral("0")};
+            if (tls) {
+                node.tlsPort = TestRedisServer::freeLoopbackPort();
+                args += tls->redisServerArgs(node.tlsPort);
+                // The cluster bus always asks the connecting node for a client certificate, whatever
+                // tls-auth-clients says; the server certificate is for serverAuth only, so a node
+                // introduces itself with the client certificate.
+                args += {QStringLiteral("--tls-client-cert-file"), tls->clientCert(),
+                    QStringLiteral("--tls-client-key-file"), tls->clientKey(),
+                    QStringLiteral("--tls-cluster"), QStringLiteral("yes"),
+                    QStringLiteral("--tls-replication"), QStringLiteral("yes")};
+            }
+            started = node.server->start(args);
         }
         if (!started)
             return fail(QStringLiteral("cluster node %1: %2").arg(i).arg(node.server->errorString()));
