@@ -135,10 +135,9 @@ void tst_ServiceOptions::invalid_data()
     QTest::newRow("proxy") << QStringList{QStringLiteral("--trusted-proxy"), QStringLiteral("10.0.0.0/40")}
                            << QStringList{} << "trusted proxy";
     // A TLS option beside a plain URL: most likely the "s" of rediss:// was forgotten.
-    QTest::newRow("CA for a plain URL")
-        << QStringList{QStringLiteral("--redis-url"), QStringLiteral("redis://h:1"), QStringLiteral("--redis-ca-cert"),
-               QStringLiteral("ca.pem")}
-        << QStringList{} << "--redis-ca-cert applies to TLS only";
+    QTest::newRow("CA for a plain URL") << QStringList{QStringLiteral("--redis-url"),
+        QStringLiteral("redis://h:1"), QStringLiteral("--redis-ca-cert"), QStringLiteral("ca.pem")}
+                                        << QStringList{} << "--redis-ca-cert applies to TLS only";
     QTest::newRow("insecure for the default URL")
         << QStringList{} << QStringList{QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=1")}
         << "--redis-insecure-skip-tls-verify applies to TLS only";
@@ -167,9 +166,10 @@ void tst_ServiceOptions::trustedProxies()
 
 void tst_ServiceOptions::tlsFiles()
 {
-    const Parsed flags = parse({QStringLiteral("--redis-url"), QStringLiteral("rediss://:pw@cache.example.com:6380"),
-        QStringLiteral("--redis-ca-cert"), QStringLiteral("/etc/ca.pem"), QStringLiteral("--redis-client-cert"),
-        QStringLiteral("/etc/me.pem"), QStringLiteral("--redis-client-key"), QStringLiteral("/etc/me.key")});
+    const Parsed flags = parse({QStringLiteral("--redis-url"),
+        QStringLiteral("rediss://:pw@cache.example.com:6380"), QStringLiteral("--redis-ca-cert"),
+        QStringLiteral("/etc/ca.pem"), QStringLiteral("--redis-client-cert"), QStringLiteral("/etc/me.pem"),
+        QStringLiteral("--redis-client-key"), QStringLiteral("/etc/me.key")});
     QVERIFY2(flags.options, qPrintable(flags.error));
     QVERIFY(flags.options->redisUrl.tls);
     QCOMPARE(flags.options->redisTls.caCertFile, QStringLiteral("/etc/ca.pem"));
@@ -178,8 +178,10 @@ void tst_ServiceOptions::tlsFiles()
     QVERIFY(!flags.options->redisTls.insecureSkipVerify);
 
     // Like every option, each also comes from the environment.
-    const Parsed env = parse({}, {QStringLiteral("REDIS_URL=rediss+sentinel://s1,s2/main"),
-        QStringLiteral("CACHEDASH_REDIS_CA_CERT=/run/ca.pem"), QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=yes")});
+    const Parsed env = parse({},
+        {QStringLiteral("REDIS_URL=rediss+sentinel://s1,s2/main"),
+            QStringLiteral("CACHEDASH_REDIS_CA_CERT=/run/ca.pem"),
+            QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=yes")});
     QVERIFY2(env.options, qPrintable(env.error));
     QVERIFY(env.options->redisUrl.tls && env.options->redisUrl.sentinel);
     QCOMPARE(env.options->redisTls.caCertFile, QStringLiteral("/run/ca.pem"));
