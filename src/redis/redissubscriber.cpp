@@ -17,6 +17,17 @@ RedisSubscriber::RedisSubscriber(RedisUrl url, std::shared_ptr<const RedisTlsCon
     m_retry.setSingleShot(true);
     m_retry.setInterval(1000);
     connect(&m_retry, &QTimer::timeout, this, &RedisSubscriber::connectNow);
+    m_connectTimeout.setSingleShot(true);
+    m_connectTimeout.setInterval(2000);
+    connect(&m_connectTimeout, &QTimer::timeout, this, [this] {
+        if (!m_connection || m_connection->isUp())
+            return;
+        const QString why
+            = m_connection->connectTimeoutReason(std::chrono::milliseconds(m_connectTimeout.interval()));
+        std::exchange(m_connection, nullptr)
+            ->close(RedisReply::failure(RedisReply::Failure::ConnectionLost, why));
+        dropped(why);
+    });
 }
 
 RedisSubscriber::~RedisSubscriber()
@@ -73,6 +84,7 @@ void RedisSubscriber::connectNow()
         dropped(error);
         return;
     }
+    m_connectTimeout.start();
     if (m_url.hasCredentials()) {
         QByteArrayList auth{QByteArrayLiteral("AUTH")};
         if (!m_url.username.isEmpty())
@@ -92,6 +104,7 @@ void RedisSubscriber::sendSubscriptions()
 void RedisSubscriber::dropped(const QString &reason)
 {
     m_connection = nullptr;
+    m_connectTimeout.stop();
     setSubscribed(false);
     if (m_open)
         m_retry.start();

@@ -62,6 +62,7 @@ private:
     detail::RedisConnection *m_connection = nullptr; // deletes itself
     QByteArrayList m_patterns;
     QTimer m_retry;
+    QTimer m_connectTimeout; // a connection (a TLS handshake) that never comes up is retried
     bool m_open = false;
     bool m_subscribed = false;
     QString m_lastError; // the last reason reported, until subscribed again

@@ -53,6 +53,7 @@ private Q_SLOTS:
     void commandTimeoutAndReset();
     void restartRecovers();
     void subscriberOverTls();
+    void subscriberToPlainPortSaysSo();
     void unknownCa();
     void wrongName();
     void expiredCertificate();
@@ -259,6 +260,21 @@ void tst_RedisTls::subscriberOverTls()
     m_server.command({"SET", "tls:watched", "x"});
     QVERIFY(waitUntil([&] { return !messages.isEmpty(); }, 5000));
     QCOMPARE(messages.first().at(2).toByteArray(), QByteArray("set"));
+}
+
+void tst_RedisTls::subscriberToPlainPortSaysSo()
+{
+    // The handshake gets no answer: the subscriber gives up on the connection and says why.
+    RedisSubscriber subscriber(
+        RedisUrl::parse(QStringLiteral("rediss://localhost:%1").arg(m_server.port())).value(), trustingCa());
+    QSignalSpy errors(&subscriber, &RedisSubscriber::errorOccurred);
+    subscriber.psubscribe("__keyspace@0__:*");
+    QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("may speak plain TCP")));
+    subscriber.open();
+    QVERIFY(waitUntil([&] { return !errors.isEmpty(); }, 5000));
+    QVERIFY2(errors.first().at(0).toString().contains(QLatin1String("may speak plain TCP")),
+        qPrintable(errors.first().at(0).toString()));
+    QVERIFY(!subscriber.isSubscribed());
 }
 
 void tst_RedisTls::unknownCa()
