@@ -14,19 +14,8 @@ DURATION=${DURATION:-10s}
 PEER=${PEER:-$(cd .. && pwd)/shared/peers/seed-fastapi}
 PERMISSIVE=1000000000
 
-need=(wrk curl redis-server redis-tools python3-fastapi python3-uvicorn python3-redis python3-hiredis
-      python3-uvloop python3-httptools)
-missing=()
-for p in "${need[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >&2
-fi
-bin="$(scripts/build.sh --release --target cachedash | tail -n 1)/src/cachedash"
-log() { echo "# $*" >&2; }
-wait_http() { for _ in $(seq 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "bench: $1 never answered" >&2; exit 1; }
+need_packages wrk curl redis-server redis-tools python3-fastapi python3-uvicorn python3-redis python3-hiredis python3-uvloop python3-httptools
+bin=$(release_binary)
 rps() { wrk -t2 -c50 -d"$DURATION" "$1" 2>&1 | awk '/^Requests\/sec:/{printf "%.0f", $2}'; }
 p99() { awk '$1=="99%"{print $2; exit}' "$tmp/wrk.txt"; }
 metric() { curl -s "$1/metrics" | awk -v m="$2" '$1==m{print $2}'; }
