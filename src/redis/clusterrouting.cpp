@@ -76,12 +76,15 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
     milliseconds backoff = m_options.client.minReconnectDelay;
     while (true) {
         QStringList problems;
+        bool allRefused = !seeds.isEmpty();
         for (const RedisUrl::Address &seed : seeds) {
             auto client = std::make_unique<RedisClient>(m_url.withAddress(seed), probeOptions());
             client->open();
-            const bool ready = co_await client->waitForReady(connectTimeout);
+            // Longer than the client's own connect timeout, which ends the attempt with its reason.
+            const bool ready = co_await client->waitForReady(connectTimeout * 2);
             if (!self || generation != m_generation)
                 co_return;
+            allRefused = allRefused && !ready && client->refused();
             if (!ready) {
                 // A seed that does not answer is skipped.
                 problems.append(seed.toString() + QStringLiteral(": ")
@@ -138,6 +141,8 @@ QCoro::Task<> RedisRouter::discover(quint64 generation)
         setError(problems.size() == 1
                 ? problems.first()
                 : QStringLiteral("no seed could be used: ") + problems.join(QStringLiteral("; ")));
+        m_seedsRefused = allRefused;
+        Q_EMIT attemptFailed();
         Sleeper::Wait wait = m_sleeper->sleep(backoff);
         const bool elapsed = co_await wait;
         if (!elapsed || !self || generation != m_generation)

@@ -117,7 +117,7 @@ void HiredisConnection::writeSoon()
         m_write->setEnabled(true);
 }
 
-QString HiredisConnection::connectTimeoutReason(std::chrono::milliseconds timeout) const
+QString HiredisConnection::connectTimeoutReason(std::chrono::milliseconds timeout)
 {
     return QStringLiteral("connecting timed out after %1 ms").arg(timeout.count());
 }

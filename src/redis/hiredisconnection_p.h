@@ -25,8 +25,9 @@ public:
     void flush() override;
     void writeSoon() override;
     bool isUp() const override { return m_up; }
-    QString connectTimeoutReason(std::chrono::milliseconds timeout) const override;
+    QString connectTimeoutReason(std::chrono::milliseconds timeout) override;
     QString errorString() const override;
+    bool refused() const override { return false; }
     void close(RedisReply failure) override;
 
 private:

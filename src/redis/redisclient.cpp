@@ -131,6 +131,7 @@ void RedisClient::connectNow()
 {
     if (m_state == State::Closed || m_connection)
         return;
+    m_refused = false;
     QString error;
     m_connection = detail::RedisConnection::open(m_url, m_options.tls, this, &error);
     if (!m_connection) {
@@ -221,6 +222,7 @@ void RedisClient::becomeReady()
 {
     m_backoff = m_options.minReconnectDelay;
     m_everReady = true;
+    m_refused = false;
     m_lastError.clear();
     ++m_stats.connects;
     if (m_options.logConnections)
@@ -246,7 +248,9 @@ void RedisClient::onTick()
 {
     const auto now = steady_clock::now();
     if (m_connection && !m_connection->isUp() && now >= m_connectDeadline) {
-        resetConnection(m_connection->connectTimeoutReason(m_options.connectTimeout));
+        const QString why = m_connection->connectTimeoutReason(m_options.connectTimeout);
+        m_refused = m_connection->refused();
+        resetConnection(why);
         return;
     }
 
@@ -412,6 +416,7 @@ void RedisClient::replyReceived(
         } else if (!value.isOk()) {
             // A wrong password or database will not fix itself, but the server's configuration
             // might: keep retrying with backoff, and say why.
+            m_refused = true;
             resetConnection(handshakeProblem(value));
         } else if (--m_handshakeLeft == 0 && connection->isUp()) {
             becomeReady();
@@ -433,6 +438,7 @@ void RedisClient::connectionDown(detail::RedisConnection *connection, const QStr
     if (connection != m_connection)
         return; // a connection we dropped ourselves
     const bool cutShort = connection->isUp() && m_handshakeLeft > 0;
+    m_refused = cutShort || connection->refused();
     m_connection = nullptr;
     scheduleReconnect(
         cutShort ? handshakeProblem(RedisReply::failure(RedisReply::Failure::ConnectionLost, why)) : why);

@@ -110,6 +110,10 @@ public:
     const Histogram &roundTrips() const { return m_roundTrips; }
     // The last connection error, empty once connected.
     QString lastError() const { return m_lastError; }
+    // The attempt that failed last was refused, not just unanswered: a password or database the server will
+    // not take, a certificate that does not verify, a client certificate refused, a TLS port
+    // reached without TLS. Retrying goes on, but will not help until something is changed.
+    bool refused() const { return m_refused; }
     // cachedash_redis_*: whether the connection is up, commands, writes, timeouts, connects and
     // round-trip times.
     void writeMetrics(MetricsWriter &out) const override;
@@ -201,6 +205,7 @@ private:
     State m_state = State::Disconnected;
     detail::RedisConnection *m_connection = nullptr; // deletes itself
     bool m_everReady = false;
+    bool m_refused = false;
     int m_handshakeLeft = 0;
     int m_consecutiveTimeouts = 0;
     std::chrono::milliseconds m_backoff{0};

@@ -59,10 +59,15 @@ public:
     virtual void writeSoon() = 0;
     // True once connectionUp() was reported.
     virtual bool isUp() const = 0;
-    // Why it has not come up yet, when the connect timeout ends the wait.
-    virtual QString connectTimeoutReason(std::chrono::milliseconds timeout) const = 0;
+    // Why it has not come up yet, when the connect timeout ends the wait (and whether that is a
+    // refusal: a TLS handshake a plain port never answers).
+    virtual QString connectTimeoutReason(std::chrono::milliseconds timeout) = 0;
     // The reason the connection ended, as far as it knows one (empty if none).
     virtual QString errorString() const = 0;
+    // The server, or its certificate, refused us: retrying will not help until someone changes
+    // the URL, the options or the server (a certificate that does not verify, a client
+    // certificate refused or missing).
+    virtual bool refused() const = 0;
     // Ends the connection and deletes it (later, when called from inside one of its own callbacks).
     // The owner hears nothing more: the commands in flight complete with `failure` here.
     virtual void close(RedisReply failure) = 0;

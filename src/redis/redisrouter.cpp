@@ -76,6 +76,7 @@ void RedisRouter::open()
     m_open = true;
     ++m_generation;
     m_misconfigured.clear();
+    m_seedsRefused = false;
     m_lastError.clear();
     m_resolving = false;
     m_refreshing = false;
@@ -129,21 +130,36 @@ void RedisRouter::close()
     updateReady();
 }
 
-QCoro::Task<bool> RedisRouter::waitForReady(milliseconds timeout)
+QCoro::Task<bool> RedisRouter::waitForReady(milliseconds timeout, bool untilRefused)
 {
     QPointer<RedisRouter> self(this);
     const auto deadline = steady_clock::now() + timeout;
     while (!isReady()) {
-        if (!m_open)
+        if (!m_open || (untilRefused && refused()))
             co_return false;
         const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
         if (left <= 0ms)
             co_return false;
-        co_await qCoro(this, &RedisRouter::readyChanged, left);
+        // attemptFailed() wakes the wait too, to look at refused().
+        if (untilRefused)
+            co_await qCoro(this, &RedisRouter::attemptFailed, left);
+        else
+            co_await qCoro(this, &RedisRouter::readyChanged, left);
         if (!self)
             co_return false;
     }
     co_return true;
+}
+
+bool RedisRouter::refused() const
+{
+    switch (m_mode) {
+    case Mode::Standalone: return m_single && m_single->refused();
+    case Mode::Sentinel: return (m_sentinel && m_sentinel->refused()) || (m_single && m_single->refused());
+    case Mode::Cluster: return false;
+    case Mode::Unknown: break;
+    }
+    return m_seedsRefused;
 }
 
 void RedisRouter::setMode(Mode mode)
@@ -191,6 +207,8 @@ void RedisRouter::updateReady()
     if (ready != m_ready) {
         m_ready = ready;
         Q_EMIT readyChanged(ready);
+        if (ready)
+            Q_EMIT attemptFailed(); // wakes a waitForReady(..., true) too
     }
 }
 
@@ -237,6 +255,7 @@ void RedisRouter::wire(RedisClient &client)
     connect(c, &RedisClient::topologyReply, this,
         [this, c](const QByteArray &error) { onTopologyReply(c, error); });
     connect(c, &RedisClient::disconnected, this, [this, c] {
+        Q_EMIT attemptFailed();
         if (m_mode != Mode::Sentinel || c != m_single.get())
             return;
         // Ask the sentinels again, backing off while the master they name does not answer.
@@ -447,6 +466,7 @@ QCoro::Task<> RedisRouter::resolveMaster(quint64 generation, milliseconds delay)
         if (message != m_lastError && m_master.port != 0)
             qCWarning(lcRedis).noquote() << message;
         setError(message);
+        Q_EMIT attemptFailed();
         Sleeper::Wait wait = m_sleeper->sleep(backoff);
         const bool elapsed = co_await wait;
         if (!elapsed || !self || generation != m_generation)

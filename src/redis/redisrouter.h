@@ -118,8 +118,12 @@ public:
 
     void open();
     void close();
-    // Resolves true once isReady(), false on timeout or close.
-    QCoro::Task<bool> waitForReady(std::chrono::milliseconds timeout);
+    // Resolves true once isReady(), false on timeout or close; with `untilRefused`, false as soon
+    // as an attempt is refused() too.
+    QCoro::Task<bool> waitForReady(std::chrono::milliseconds timeout, bool untilRefused = false);
+    // The last attempt was refused, not just unanswered (see RedisClient::refused()): by the one
+    // server, by the master or every sentinel, or by every seed of a cluster not found yet.
+    bool refused() const;
 
     // Sends `args` to the node that holds `key` (which need not be among the arguments: TIME
     // "at" a key asks that key's node). Sent before this returns, so it pipelines with the
@@ -161,6 +165,8 @@ Q_SIGNALS:
     // Nodes came, went, went down or came up, or slots moved.
     void topologyChanged();
     void errorOccurred(const QString &message);
+    // An attempt to connect, to find the master or to discover the cluster failed (see refused()).
+    void attemptFailed();
 
 private:
     struct Server;
@@ -204,6 +210,7 @@ private:
     quint64 m_generation = 0; // moves on open() and close(): coroutines of an older one stop
     QString m_lastError;
     QString m_misconfigured; // an unexpected redirection, until the next open()
+    bool m_seedsRefused = false; // every seed refused the last discovery round
     QList<RedisScript> m_scripts;
     Stats m_stats;
     std::unique_ptr<Sleeper> m_sleeper; // backoffs; a new one per open(), the old one cancelled

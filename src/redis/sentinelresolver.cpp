@@ -37,6 +37,7 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
     const QByteArray name = m_url.masterName.toUtf8();
     const milliseconds timeout = m_timeout;
     QStringList problems;
+    bool allRefused = !sentinels.isEmpty();
     for (const RedisUrl::Address &sentinel : sentinels) {
         RedisClient::Options options;
         options.commandTimeout = timeout;
@@ -46,10 +47,12 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
         options.tls = m_tls;
         auto client = std::make_unique<RedisClient>(sentinelUrl(m_url, sentinel), options);
         client->open();
-        const bool ready = co_await client->waitForReady(timeout);
+        // Longer than the client's own connect timeout, which ends the attempt with its reason.
+        const bool ready = co_await client->waitForReady(timeout * 2);
         if (!self)
             co_return std::nullopt;
         if (!ready) {
+            allRefused = allRefused && client->refused();
             problems.append(
                 QStringLiteral("sentinel %1: %2")
                     .arg(sentinel.toString(),
@@ -68,6 +71,7 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
             const uint port = e[1].bytes().toUInt(&ok);
             if (ok && port > 0 && port <= 65535) {
                 m_lastError.clear();
+                m_refused = false;
                 co_return RedisUrl::Address{QString::fromUtf8(e[0].bytes()), quint16(port)};
             }
         }
@@ -78,8 +82,10 @@ QCoro::Task<std::optional<RedisUrl::Address>> SentinelResolver::resolve()
             problem = QStringLiteral("not a sentinel (a Redis server? then use redis://%1)")
                           .arg(sentinel.toString());
         problems.append(QStringLiteral("sentinel %1: %2").arg(sentinel.toString(), problem));
+        allRefused = false;
     }
     m_lastError = problems.join(QStringLiteral("; "));
+    m_refused = allRefused;
     co_return std::nullopt;
 }
 

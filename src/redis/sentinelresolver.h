@@ -36,6 +36,8 @@ public:
     // when none does.
     QCoro::Task<std::optional<RedisUrl::Address>> resolve();
     QString lastError() const { return m_lastError; }
+    // The last resolve() found no master because every sentinel refused us (TLS, ACLs).
+    bool refused() const { return m_refused; }
     // Subscribes to +switch-master on every sentinel.
     void watch();
     void stop();
@@ -51,6 +53,7 @@ private:
     std::chrono::milliseconds m_timeout;
     std::shared_ptr<const RedisTlsContext> m_tls;
     QString m_lastError;
+    bool m_refused = false;
     std::vector<std::unique_ptr<RedisSubscriber>> m_watchers;
 };
 

@@ -115,8 +115,10 @@ void TlsConnection::writeNow()
     m_socket.flush();
 }
 
-QString TlsConnection::connectTimeoutReason(std::chrono::milliseconds timeout) const
+QString TlsConnection::connectTimeoutReason(std::chrono::milliseconds timeout)
 {
+    // Connected, and the handshake unanswered: a plain port waiting for a command's end.
+    m_refused = m_tcpUp;
     if (!m_tcpUp)
         return QStringLiteral("connecting timed out after %1 ms").arg(timeout.count());
     return QStringLiteral("the TLS handshake got no answer within %1 ms: the server may speak plain TCP "
@@ -201,9 +203,10 @@ void TlsConnection::onSslErrors(const QList<QSslError> &errors)
     m_certificateProblem = describeCertificateErrors(errors, m_host, !m_tls->options().caCertFile.isEmpty());
 }
 
-QString TlsConnection::describeSocketError(QAbstractSocket::SocketError error) const
+QString TlsConnection::describeSocketError(QAbstractSocket::SocketError error)
 {
     const QString text = m_socket.errorString();
+    m_refused = true;
     if (!m_up && !m_certificateProblem.isEmpty())
         return m_certificateProblem;
     if (text.contains(QLatin1String("certificate required")))
@@ -219,6 +222,7 @@ QString TlsConnection::describeSocketError(QAbstractSocket::SocketError error) c
     if (text.contains(QLatin1String("wrong version number"))
         || text.contains(QLatin1String("packet length too long")))
         return QStringLiteral("the server does not speak TLS on this port (%1): use redis://").arg(text);
+    m_refused = false;
     if (error == QAbstractSocket::RemoteHostClosedError && !m_up)
         return QStringLiteral("the server closed the connection during the TLS handshake");
     if (error == QAbstractSocket::SslHandshakeFailedError)

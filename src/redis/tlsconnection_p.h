@@ -31,8 +31,9 @@ public:
     void flush() override;
     void writeSoon() override;
     bool isUp() const override { return m_up; }
-    QString connectTimeoutReason(std::chrono::milliseconds timeout) const override;
+    QString connectTimeoutReason(std::chrono::milliseconds timeout) override;
     QString errorString() const override { return m_error; }
+    bool refused() const override { return m_refused; }
     void close(RedisReply failure) override;
 
 private:
@@ -44,8 +45,9 @@ private:
     void onReadyRead();
     void onSslErrors(const QList<QSslError> &errors);
     void onSocketError(QAbstractSocket::SocketError error);
-    // Why the socket failed, in words a user acts on.
-    QString describeSocketError(QAbstractSocket::SocketError error) const;
+    // Why the socket failed, in words a user acts on; sets m_refused when the server or its
+    // certificate refused us.
+    QString describeSocketError(QAbstractSocket::SocketError error);
     void fail(const QString &why);
     void scheduleWrite();
     void writeNow();
@@ -65,6 +67,7 @@ private:
     bool m_tcpUp = false;
     bool m_up = false;
     bool m_writeQueued = false;
+    bool m_refused = false;
 };
 
 } // namespace Cachedash::detail

@@ -96,6 +96,10 @@ void Service::ensureDescriptors()
 
 QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 {
+    if (!m_tlsError.isEmpty()) {
+        m_error = m_tlsError;
+        co_return false;
+    }
     ensureDescriptors();
     QString listenError;
     if (!m_http->listenOn(m_options.bindAddress, m_options.port, &listenError)) {
@@ -122,15 +126,15 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
 
 QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
 {
-    if (!m_tlsError.isEmpty()) {
-        m_error = m_tlsError;
-        co_return false;
-    }
     if (!m_options.privateRedis) {
         m_redis->open();
-        // The default address gets a short try before a private server is started instead.
-        const milliseconds wait = m_options.redisUrlGiven ? startupTimeout : milliseconds(500);
-        const bool ready = co_await m_redis->waitForReady(wait);
+        // The default address gets a short try before a private server is started instead. One
+        // given is waited for (at least two connect timeouts), unless it refuses us (a password,
+        // a certificate): that is said at once.
+        const milliseconds wait = m_options.redisUrlGiven
+            ? std::max(startupTimeout, m_options.redisTimeout * 2)
+            : milliseconds(500);
+        const bool ready = co_await m_redis->waitForReady(wait, m_options.redisUrlGiven);
         if (ready) {
             qCInfo(lcService).noquote() << "Redis:" << m_redis->describe() << "over" << m_redis->transport();
             co_return true;

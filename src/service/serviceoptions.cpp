@@ -4,6 +4,7 @@
 #include "http/clientidentity.h"
 
 #include <QCommandLineParser>
+#include <QFileInfo>
 #include <QVariantMap>
 
 using namespace std::chrono;
@@ -210,7 +211,7 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         o.redisUrlGiven = true;
     }
 
-    // TLS files: read when the service starts, so that a bad one is a start error.
+    // TLS files: they must exist now; what is in them is read when the service starts.
     const std::pair<const char *, QString RedisTlsOptions::*> files[] = {
         {"redis-ca-cert", &RedisTlsOptions::caCertFile},
         {"redis-client-cert", &RedisTlsOptions::clientCertFile},
@@ -218,17 +219,21 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
     };
     QStringList tlsGiven;
     for (const auto &[name, field] : files) {
-        if (const auto v = in.value(QLatin1String(name))) {
-            o.redisTls.*field = v->text;
-            tlsGiven.append(v->origin);
-        }
+        const auto v = in.value(QLatin1String(name));
+        if (!v)
+            continue;
+        if (!o.redisUrl.tls)
+            return fail(
+                QStringLiteral("%1 applies to TLS only, and the Redis URL is not rediss://").arg(v->origin));
+        const QFileInfo file(v->text);
+        if (!file.isFile() || !file.isReadable())
+            return fail(QStringLiteral("%1: %2 is not a readable file").arg(v->origin, v->text.left(200)));
+        o.redisTls.*field = v->text;
     }
     o.redisTls.insecureSkipVerify = in.flag(QStringLiteral("redis-insecure-skip-tls-verify"));
-    if (o.redisTls.insecureSkipVerify)
-        tlsGiven.append(QStringLiteral("--redis-insecure-skip-tls-verify"));
-    if (!tlsGiven.isEmpty() && !o.redisUrl.tls)
-        return fail(QStringLiteral("%1 applies to TLS only, and the Redis URL is not rediss://")
-                        .arg(tlsGiven.first()));
+    if (o.redisTls.insecureSkipVerify && !o.redisUrl.tls)
+        return fail(QStringLiteral(
+            "--redis-insecure-skip-tls-verify applies to TLS only, and the Redis URL is not rediss://"));
 
     if (const auto bind = in.value(QStringLiteral("bind"))) {
         QHostAddress address;

@@ -2,6 +2,8 @@
 #include "service/serviceoptions.h"
 
 #include <QCommandLineParser>
+#include <QFile>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace std::chrono_literals;
@@ -166,30 +168,43 @@ void tst_ServiceOptions::trustedProxies()
 
 void tst_ServiceOptions::tlsFiles()
 {
+    QTemporaryDir dir;
+    const QString ca = dir.filePath(QStringLiteral("ca.pem"));
+    const QString cert = dir.filePath(QStringLiteral("me.pem"));
+    const QString key = dir.filePath(QStringLiteral("me.key"));
+    for (const QString &path : {ca, cert, key}) {
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly)); // what is in them is read at start, not here
+    }
     const Parsed flags = parse({QStringLiteral("--redis-url"),
-        QStringLiteral("rediss://:pw@cache.example.com:6380"), QStringLiteral("--redis-ca-cert"),
-        QStringLiteral("/etc/ca.pem"), QStringLiteral("--redis-client-cert"), QStringLiteral("/etc/me.pem"),
-        QStringLiteral("--redis-client-key"), QStringLiteral("/etc/me.key")});
+        QStringLiteral("rediss://:pw@cache.example.com:6380"), QStringLiteral("--redis-ca-cert"), ca,
+        QStringLiteral("--redis-client-cert"), cert, QStringLiteral("--redis-client-key"), key});
     QVERIFY2(flags.options, qPrintable(flags.error));
     QVERIFY(flags.options->redisUrl.tls);
-    QCOMPARE(flags.options->redisTls.caCertFile, QStringLiteral("/etc/ca.pem"));
-    QCOMPARE(flags.options->redisTls.clientCertFile, QStringLiteral("/etc/me.pem"));
-    QCOMPARE(flags.options->redisTls.clientKeyFile, QStringLiteral("/etc/me.key"));
+    QCOMPARE(flags.options->redisTls.caCertFile, ca);
+    QCOMPARE(flags.options->redisTls.clientCertFile, cert);
+    QCOMPARE(flags.options->redisTls.clientKeyFile, key);
     QVERIFY(!flags.options->redisTls.insecureSkipVerify);
 
     // Like every option, each also comes from the environment.
     const Parsed env = parse({},
         {QStringLiteral("REDIS_URL=rediss+sentinel://s1,s2/main"),
-            QStringLiteral("CACHEDASH_REDIS_CA_CERT=/run/ca.pem"),
+            QStringLiteral("CACHEDASH_REDIS_CA_CERT=") + ca,
             QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=yes")});
     QVERIFY2(env.options, qPrintable(env.error));
     QVERIFY(env.options->redisUrl.tls && env.options->redisUrl.sentinel);
-    QCOMPARE(env.options->redisTls.caCertFile, QStringLiteral("/run/ca.pem"));
+    QCOMPARE(env.options->redisTls.caCertFile, ca);
     QVERIFY(env.options->redisTls.insecureSkipVerify);
     // rediss:// with no option at all: the system's CAs.
     const Parsed bare = parse({QStringLiteral("--redis-url"), QStringLiteral("rediss://h")});
     QVERIFY(bare.options);
     QCOMPARE(bare.options->redisTls, RedisTlsOptions{});
+    // A file that is not there is an invalid option, named by where it came from.
+    const Parsed missing = parse({QStringLiteral("--redis-url"), QStringLiteral("rediss://h")},
+        {QStringLiteral("CACHEDASH_REDIS_CLIENT_KEY=/nonexistent/me.key")});
+    QVERIFY(!missing.options);
+    QCOMPARE(missing.error,
+        QStringLiteral("CACHEDASH_REDIS_CLIENT_KEY: /nonexistent/me.key is not a readable file"));
 }
 
 QTEST_GUILESS_MAIN(tst_ServiceOptions)

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The cachedash binary as a user or a script runs it: --headless, its one "Listening on" line,
-// clean exits on signals, and clear errors.
+// clean exits on signals, and clear errors; and the same over TLS (rediss://), with every way a
+// TLS start can go wrong.
 #include "testlib/testcertificates.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
+#include "testlib/testwait.h"
 
 #include <QElapsedTimer>
+#include <QJsonObject>
+#include <QJsonValue>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
@@ -14,10 +18,14 @@
 #include <QTest>
 
 #include <csignal>
+#include <memory>
+#include <vector>
 
+using Cachedash::Test::HttpResult;
 using Cachedash::Test::TestCertificates;
 using Cachedash::Test::TestHttp;
 using Cachedash::Test::TestRedisServer;
+using Cachedash::Test::waitUntil;
 
 class tst_Headless : public QObject
 {
@@ -35,18 +43,35 @@ private Q_SLOTS:
     void explicitRedisUnreachable();
     void explicitRedisWantsAPassword_data();
     void explicitRedisWantsAPassword();
-    void plainUrlToATlsPort();
+    void servesOverTls();
+    void tlsStartErrors();
     void invalidOptions_data();
     void invalidOptions();
     void helpAndVersion();
 
 private:
     TestRedisServer m_redis;
+    TestCertificates m_certs;
+    // Serves the server certificate on m_tlsPort, asks clients for none; its plain port stays too.
+    TestRedisServer m_tls;
+    quint16 m_tlsPort = 0;
 };
+
+namespace {
+
+// How long the binary waits at most for a Redis URL it was given (two connect timeouts of
+// --redis-timeout-ms 1000, and at least 2 s); a start error must come within it (plus the
+// process's own start). A refusal (a certificate, a password) ends the wait at once.
+constexpr qint64 kStartWaitMs = 2000;
+
+} // namespace
 
 void tst_Headless::initTestCase()
 {
     QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+    QVERIFY2(m_certs.create(), qPrintable(m_certs.errorString()));
+    m_tlsPort = TestRedisServer::freeLoopbackPort();
+    QVERIFY2(m_tls.start(m_certs.redisServerArgs(m_tlsPort)), qPrintable(m_tls.errorString()));
 }
 
 void tst_Headless::listensServesAndStops_data()
@@ -255,28 +280,182 @@ void tst_Headless::explicitRedisWantsAPassword()
     QVERIFY(process.readAllStandardOutput().isEmpty());
 }
 
-// redis:// to a port that only speaks TLS: not a service that waits on every command, but one line
-// that suggests rediss://, within the start's timeout.
-void tst_Headless::plainUrlToATlsPort()
+// The seed's contract over TLS: a miss then a hit, a refresh that invalidates, the limiter's 429
+// with Retry-After, and /healthz naming the TLS transport.
+void tst_Headless::servesOverTls()
 {
-    TestCertificates certs;
-    QVERIFY2(certs.create(), qPrintable(certs.errorString()));
-    TestRedisServer tls;
-    const quint16 port = TestRedisServer::freeLoopbackPort();
-    // The fixture's plain port stays (it checks the server is up there); the TLS one is the test's.
-    QVERIFY2(tls.start(certs.redisServerArgs(port)), qPrintable(tls.errorString()));
+    QCOMPARE(m_tls.command({"FLUSHALL"}), QByteArray("OK"));
     QProcess process;
-    QElapsedTimer timer;
-    timer.start();
     process.start(QStringLiteral(CACHEDASH_BINARY),
         {QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
-            QStringLiteral("--redis-url"), QStringLiteral("redis://127.0.0.1:%1").arg(port)});
-    QVERIFY(process.waitForFinished(5000));
-    QVERIFY2(timer.elapsed() < 3000, qPrintable(QString::number(timer.elapsed())));
-    QCOMPARE(process.exitCode(), 1);
-    const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
-    QVERIFY2(lines.size() == 1, qPrintable(lines.join(u'\n')));
-    QVERIFY2(lines.first().contains(QStringLiteral("use rediss://")), qPrintable(lines.first()));
+            QStringLiteral("--report-delay-ms"), QStringLiteral("200"), QStringLiteral("--redis-url"),
+            QStringLiteral("rediss://localhost:%1").arg(m_tlsPort), QStringLiteral("--redis-ca-cert"),
+            m_certs.caCert()});
+    QVERIFY(process.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(process.canReadLine() || process.state() == QProcess::NotRunning, 5000);
+    const QString line = QString::fromUtf8(process.readLine()).trimmed();
+    QVERIFY2(line.startsWith(QStringLiteral("Listening on http://")),
+        qPrintable(line + QString::fromUtf8(process.readAllStandardError())));
+    TestHttp http{QUrl(line.section(u' ', 2))};
+
+    const HttpResult miss = http.get(QStringLiteral("/reports/emea"));
+    QCOMPARE(miss.status, 200);
+    QCOMPARE(miss.json().value(QLatin1String("cached")), QJsonValue(false));
+    const HttpResult hit = http.get(QStringLiteral("/reports/emea"));
+    QCOMPARE(hit.json().value(QLatin1String("cached")), QJsonValue(true));
+    QCOMPARE(
+        hit.json().value(QLatin1String("generated_at")), miss.json().value(QLatin1String("generated_at")));
+    QCOMPARE(m_tls.command({"EXISTS", "report:emea"}), QByteArray("1")); // stored over TLS
+
+    const HttpResult refresh = http.post(QStringLiteral("/reports/emea/refresh"));
+    QCOMPARE(refresh.status, 200);
+    QCOMPARE(refresh.json().value(QLatin1String("invalidated")), QJsonValue(true));
+    QCOMPARE(m_tls.command({"EXISTS", "report:emea"}), QByteArray("0"));
+    QCOMPARE(
+        http.get(QStringLiteral("/reports/emea")).json().value(QLatin1String("cached")), QJsonValue(false));
+
+    // Three reports so far; two more pass, the sixth in the window is refused.
+    for (int i = 4; i <= 5; ++i)
+        QCOMPARE(http.get(QStringLiteral("/reports/emea")).status, 200);
+    const HttpResult limited = http.get(QStringLiteral("/reports/emea"));
+    QCOMPARE(limited.status, 429);
+    const int retryAfter = limited.header("retry-after").toInt();
+    QVERIFY2(retryAfter >= 1 && retryAfter <= 10, limited.header("retry-after").constData());
+
+    const HttpResult health = http.get(QStringLiteral("/healthz"));
+    QCOMPARE(health.status, 200);
+    QVERIFY2(health.json().value(QLatin1String("transport")).toString().startsWith(QLatin1String("TLS")),
+        health.body.constData());
+
+    ::kill(pid_t(process.processId()), SIGTERM);
+    QVERIFY(process.waitForFinished(3000));
+    QCOMPARE(process.exitCode(), 0);
+}
+
+// Every way a TLS start can go wrong, each against a server of its own and all at once (each
+// waits out the binary's start wait): one line on stderr that says what to do, exit code 1, in
+// time. And the right client certificate starts.
+void tst_Headless::tlsStartErrors()
+{
+    struct Case
+    {
+        QString name;
+        QString cert; // the server's certificate; none: m_tls
+        QString key;
+        QStringList serverArgs; // besides the TLS port's
+        QString url; // TLS: the server's TLS port, PLAIN: its plain port
+        QStringList args; // cachedash's TLS options
+        QStringList mentions; // none: it starts
+    };
+    const QString auth = QStringLiteral("--tls-auth-clients");
+    const QString ca = QStringLiteral("--redis-ca-cert");
+    const QString tlsUrl = QStringLiteral("rediss://localhost:TLS");
+    const QStringList trustCa{ca, m_certs.caCert()};
+    const QStringList client{QStringLiteral("--redis-client-cert"), m_certs.clientCert(),
+        QStringLiteral("--redis-client-key"), m_certs.clientKey()};
+    const QStringList stranger{QStringLiteral("--redis-client-cert"), m_certs.strangerCert(),
+        QStringLiteral("--redis-client-key"), m_certs.strangerKey()};
+    const std::vector<Case> cases{
+        {QStringLiteral("unknown CA"), {}, {}, {}, tlsUrl, {}, {QStringLiteral("unknown CA"), ca}},
+        {QStringLiteral("wrong name"), m_certs.otherCert(), m_certs.otherKey(), {}, tlsUrl, trustCa,
+            {QStringLiteral("wrong name: it is for elsewhere.example, not localhost")}},
+        {QStringLiteral("expired"), m_certs.expiredCert(), m_certs.expiredKey(), {}, tlsUrl, trustCa,
+            {QStringLiteral("expired on")}},
+        {QStringLiteral("rediss:// to a plain port"), {}, {}, {}, QStringLiteral("rediss://localhost:PLAIN"),
+            trustCa, {QStringLiteral("may speak plain TCP")}},
+        {QStringLiteral("redis:// to a TLS port"), {}, {}, {}, QStringLiteral("redis://127.0.0.1:TLS"), {},
+            {QStringLiteral("use rediss://")}},
+        {QStringLiteral("mutual TLS, no client certificate"), {}, {}, {auth, QStringLiteral("yes")}, tlsUrl,
+            trustCa, {QStringLiteral("requires a client certificate")}},
+        {QStringLiteral("mutual TLS, a stranger's certificate"), {}, {}, {auth, QStringLiteral("yes")},
+            tlsUrl, trustCa + stranger, {QStringLiteral("refused the client certificate")}},
+        {QStringLiteral("mutual TLS, the right certificate"), {}, {}, {auth, QStringLiteral("yes")}, tlsUrl,
+            trustCa + client, {}},
+        {QStringLiteral("password required"), {}, {},
+            {QStringLiteral("--requirepass"), QStringLiteral("s3cret-pass")}, tlsUrl, trustCa,
+            {QStringLiteral("requires a password"), QStringLiteral("rediss://:PASSWORD@host:port")}},
+    };
+
+    // What the processes' finished() writes outlives them.
+    std::vector<qint64> tookMs(cases.size(), -1);
+    QElapsedTimer clock;
+    clock.start();
+    std::vector<std::unique_ptr<TestRedisServer>> servers;
+    std::vector<std::unique_ptr<QProcess>> processes;
+    for (const Case &c : cases) {
+        TestRedisServer *server = &m_tls;
+        quint16 tlsPort = m_tlsPort;
+        if (!c.cert.isEmpty() || !c.serverArgs.isEmpty()) {
+            servers.push_back(std::make_unique<TestRedisServer>());
+            server = servers.back().get();
+            tlsPort = TestRedisServer::freeLoopbackPort();
+            QVERIFY2(server->start(m_certs.redisServerArgs(tlsPort, QStringLiteral("no"), c.cert, c.key)
+                         + c.serverArgs),
+                qPrintable(c.name + QStringLiteral(": ") + server->errorString()));
+        }
+        auto process = std::make_unique<QProcess>();
+        const size_t i = processes.size();
+        const qint64 startedMs = clock.elapsed();
+        connect(process.get(), &QProcess::finished, this,
+            [&tookMs, &clock, i, startedMs] { tookMs[i] = clock.elapsed() - startedMs; });
+        process->start(QStringLiteral(CACHEDASH_BINARY),
+            QStringList{QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                QStringLiteral("--redis-timeout-ms"), QStringLiteral("1000"), QStringLiteral("--redis-url"),
+                QString(c.url)
+                    .replace(QStringLiteral("TLS"), QString::number(tlsPort))
+                    .replace(QStringLiteral("PLAIN"), QString::number(server->port()))}
+                + c.args);
+        processes.push_back(std::move(process));
+    }
+    auto settled = [&](size_t i) {
+        return cases[i].mentions.isEmpty() ? processes[i]->canReadLine() || tookMs[i] >= 0 : tookMs[i] >= 0;
+    };
+    QStringList unsettled;
+    waitUntil(
+        [&] {
+            unsettled.clear();
+            for (size_t i = 0; i < cases.size(); ++i) {
+                if (!settled(i))
+                    unsettled << cases[i].name;
+            }
+            return unsettled.isEmpty();
+        },
+        kStartWaitMs + 8000);
+    QVERIFY2(unsettled.isEmpty(), qPrintable(QStringLiteral("still starting: ") + unsettled.join(u',')));
+    QStringList took;
+    for (size_t i = 0; i < cases.size(); ++i)
+        took << QStringLiteral("%1 %2 ms").arg(cases[i].name).arg(tookMs[i]);
+    qInfo().noquote() << "ended after:" << took.join(QStringLiteral(", "));
+
+    for (size_t i = 0; i < cases.size(); ++i) {
+        const Case &c = cases[i];
+        QProcess &process = *processes[i];
+        const QString why = c.name + QStringLiteral(": ");
+        if (c.mentions.isEmpty()) {
+            const QString line = QString::fromUtf8(process.readLine()).trimmed();
+            QVERIFY2(line.startsWith(QStringLiteral("Listening on http://")),
+                qPrintable(why + line + QString::fromUtf8(process.readAllStandardError())));
+            TestHttp http{QUrl(line.section(u' ', 2))};
+            const HttpResult health = http.get(QStringLiteral("/healthz"));
+            QCOMPARE(health.status, 200);
+            QVERIFY2(health.body.contains("client certificate client.pem"), health.body.constData());
+            process.terminate();
+            QVERIFY(process.waitForFinished(3000));
+            QCOMPARE(process.exitCode(), 0);
+            continue;
+        }
+        QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+        QVERIFY2(process.exitCode() == 1, qPrintable(why + QString::number(process.exitCode())));
+        QVERIFY2(tookMs[i] < kStartWaitMs + 2000,
+            qPrintable(why + QString::number(tookMs[i]) + QStringLiteral(" ms")));
+        const QStringList lines = QString::fromUtf8(process.readAllStandardError()).trimmed().split(u'\n');
+        QVERIFY2(lines.size() == 1, qPrintable(why + lines.join(u'\n')));
+        QVERIFY2(lines.first().startsWith(QStringLiteral("cachedash: cannot reach Redis at ")),
+            qPrintable(why + lines.first()));
+        QVERIFY(process.readAllStandardOutput().isEmpty());
+        for (const QString &mention : c.mentions)
+            QVERIFY2(lines.first().contains(mention), qPrintable(why + lines.first()));
+    }
 }
 
 void tst_Headless::invalidOptions_data()
@@ -298,6 +477,14 @@ void tst_Headless::invalidOptions_data()
     QTest::newRow("bad bind") << QStringList{QStringLiteral("--bind"), QStringLiteral("example.com")}
                               << "--bind";
     QTest::newRow("unknown option") << QStringList{QStringLiteral("--frobnicate")} << "frobnicate";
+    // The "s" of rediss:// forgotten.
+    QTest::newRow("CA for a plain URL") << QStringList{QStringLiteral("--redis-url"), m_redis.url(),
+        QStringLiteral("--redis-ca-cert"), m_certs.caCert()}
+                                        << "--redis-ca-cert applies to TLS only";
+    QTest::newRow("missing CA file") << QStringList{QStringLiteral("--port"), QStringLiteral("0"),
+        QStringLiteral("--redis-url"), QStringLiteral("rediss://localhost:%1").arg(m_tlsPort),
+        QStringLiteral("--redis-ca-cert"), QStringLiteral("/nonexistent/ca.pem")}
+                                     << "--redis-ca-cert: /nonexistent/ca.pem is not a readable file";
 }
 
 void tst_Headless::invalidOptions()

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The service behind Redis Sentinel (a master, its replica and three sentinels on free loopback
 // ports, quorum 2): it serves through the master the sentinels name, says which one in /healthz,
-// and when the master is SIGKILLed under load it keeps answering (BYPASS while no master answers,
-// never a 500, never hanging), then serves hits again from the promoted replica.
+// does the same over TLS (rediss+sentinel://) and follows a failover there, and when the master is
+// SIGKILLed under load it keeps answering (BYPASS while no master answers, never a 500, never
+// hanging), then serves hits again from the promoted replica.
 //
 // The service and the load's clients share this thread's event loop; a watcher on a thread of its
 // own notes when the sentinels name the new master, and this thread waits with waitUntil(), never
@@ -11,6 +12,7 @@
 #include "redis/redisrouter.h"
 #include "testlib/loadcheck.h"
 #include "testlib/mixedload.h"
+#include "testlib/testcertificates.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredissentinel.h"
 #include "testlib/testservice.h"
@@ -58,6 +60,7 @@ private Q_SLOTS:
     void servesThroughTheMaster();
     void wrongUrlsSayWhatToUse_data();
     void wrongUrlsSayWhatToUse();
+    void overTlsThroughAFailover();
     // Kills the master: comes last.
     void masterKilledUnderLoad();
 
@@ -162,6 +165,63 @@ void tst_Sentinel::wrongUrlsSayWhatToUse()
     TestService service;
     QVERIFY(!service.start(o, 1500ms));
     QVERIFY2(service.errorString().contains(mentions), qPrintable(service.errorString()));
+}
+
+// rediss+sentinel://: TLS to the sentinels and to the master they name (its TLS port), and after a
+// failover (SENTINEL FAILOVER: no wait for the master to be judged down) to the promoted replica.
+void tst_Sentinel::overTlsThroughAFailover()
+{
+    QElapsedTimer timer;
+    timer.start();
+    TestCertificates certs;
+    QVERIFY2(certs.create(), qPrintable(certs.errorString()));
+    TestRedisSentinel setup(QByteArrayLiteral("cachedash"), &certs);
+    QVERIFY2(setup.start(kDownAfter, kFailoverTimeout), qPrintable(setup.errorString()));
+    const qint64 setupMs = timer.elapsed();
+    QVERIFY2(setup.url().startsWith(QStringLiteral("rediss+sentinel://localhost:")), qPrintable(setup.url()));
+    auto tlsAddress = [&setup](int server) -> QByteArray {
+        return "127.0.0.1:" + QByteArray::number(setup.tlsPort(server));
+    };
+    QCOMPARE(setup.masterPort(0), setup.tlsPort(0));
+
+    ServiceOptions o = options();
+    o.redisUrl = RedisUrl::parse(setup.url()).value();
+    o.redisTls.caCertFile = certs.caCert();
+    o.rateLimit = 1'000'000; // the recovery below is polled
+    TestService service;
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
+    QCOMPARE(service->redis().nodeFor("report:emea").toLatin1(), tlsAddress(0));
+    TestHttp http{service.baseUrl()};
+    const HttpResult miss = http.get(QStringLiteral("/reports/emea"));
+    QCOMPARE(miss.status, 200);
+    QCOMPARE(miss.json().value(QLatin1String("cached")), QJsonValue(false));
+    QCOMPARE(
+        http.get(QStringLiteral("/reports/emea")).json().value(QLatin1String("cached")), QJsonValue(true));
+    QCOMPARE(setup.server(0).command({"EXISTS", "report:emea"}), QByteArray("1"));
+    // Replicated over TLS: the promoted replica will have it.
+    QVERIFY(waitUntil([&setup] { return setup.server(1).command({"EXISTS", "report:emea"}) == "1"; }, 3000));
+
+    timer.restart();
+    QCOMPARE(setup.sentinel(0).command({"SENTINEL", "FAILOVER", setup.masterName()}), QByteArray("OK"));
+    HttpResult health;
+    const bool recovered = waitUntil(
+        [&] {
+            health = http.get(QStringLiteral("/healthz"));
+            return health.status == 200 && health.body.contains(tlsAddress(1));
+        },
+        15000);
+    QVERIFY2(recovered, health.body.constData());
+    qInfo("TLS sentinel setup up in %lld ms; /healthz on the new master %lld ms after SENTINEL FAILOVER",
+        setupMs, qint64(timer.elapsed()));
+    QVERIFY2(health.json().value(QLatin1String("transport")).toString().startsWith(QLatin1String("TLS")),
+        health.body.constData());
+    const HttpResult hit = http.get(QStringLiteral("/reports/emea"));
+    QCOMPARE(hit.header("x-cache"), QByteArray("HIT"));
+    QCOMPARE(hit.json().value(QLatin1String("cached")), QJsonValue(true));
+    QCOMPARE(
+        hit.json().value(QLatin1String("generated_at")), miss.json().value(QLatin1String("generated_at")));
+    QCOMPARE(service->redis().nodeFor("report:emea").toLatin1(), tlsAddress(1));
+    QVERIFY(service->redis().stats().failovers >= 1);
 }
 
 void tst_Sentinel::masterKilledUnderLoad()
