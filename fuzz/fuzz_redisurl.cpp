@@ -69,7 +69,7 @@ void checkAccepted(const RedisUrl &url)
     const QString display = url.toDisplayString();
     if (url.transport == RedisUrl::Transport::Unix) {
         FUZZ_CHECK(url.socketPath.startsWith(u'/'));
-        FUZZ_CHECK(url.host.isEmpty() && url.port == 0 && !url.hasCredentials());
+        FUZZ_CHECK(url.host.isEmpty() && url.port == 0 && !url.hasCredentials() && !url.tls);
         QString expected = QStringLiteral("unix://") + url.socketPath;
         if (url.database != 0)
             expected += QStringLiteral("?db=") + QString::number(url.database);
@@ -89,8 +89,9 @@ void checkAccepted(const RedisUrl &url)
         const QString host = address.host.contains(u':') ? u'[' + address.host + u']' : address.host;
         hosts.append(host + u':' + QString::number(address.port));
     }
-    QString expected = (url.sentinel ? QStringLiteral("redis+sentinel://") : QStringLiteral("redis://"))
-        + hosts.join(u',');
+    // rediss:// and rediss+sentinel:// (TLS) show as such.
+    QString expected = QStringLiteral("redis") + (url.tls ? QStringLiteral("s") : QString())
+        + (url.sentinel ? QStringLiteral("+sentinel://") : QStringLiteral("://")) + hosts.join(u',');
     FUZZ_CHECK(url.sentinel != url.masterName.isEmpty());
     if (url.sentinel) {
         // The name goes into log lines: one printable word.
