@@ -276,8 +276,10 @@ void RedisClient::onTick()
             command->complete(RedisReply::failure(RedisReply::Failure::Timeout, message));
     }
     if (m_connection && (stuck || m_consecutiveTimeouts >= m_options.resetAfterTimeouts)) {
-        resetConnection(
-            QStringLiteral("%1 commands timed out; resetting the connection").arg(m_consecutiveTimeouts));
+        resetConnection(m_consecutiveTimeouts == 1
+                ? QStringLiteral("a command timed out; resetting the connection")
+                : QStringLiteral("%1 commands timed out; resetting the connection")
+                      .arg(m_consecutiveTimeouts));
         return;
     }
     if (m_inflight.empty() && (!m_connection || m_connection->isUp()))
