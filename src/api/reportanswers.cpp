@@ -26,6 +26,8 @@ bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag)
 
 void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision, const QByteArray &policy)
 {
+    if (decision.exempt)
+        return; // no limit applies: none is announced
     response.addHeader("RateLimit-Limit", qint64(decision.limit));
     response.addHeader("RateLimit-Remaining", qint64(decision.remaining));
     const qint64 reset = decision.nextSlot.count() > 0 ? ceil<seconds>(decision.nextSlot).count() : 0;

@@ -12,11 +12,12 @@ using namespace std::chrono;
 
 namespace Cachedash {
 
-ReportEndpoints::ReportEndpoints(
-    ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter, Responder &responder)
+ReportEndpoints::ReportEndpoints(ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter,
+    const AddressRanges &exempt, Responder &responder)
     : m_cache(cache)
     , m_source(source)
     , m_limiter(limiter)
+    , m_exempt(exempt)
     , m_responder(responder)
 { }
 
@@ -24,7 +25,9 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
 {
     // The limiter's script and the cache read leave in one write: one round trip for a hit. The
     // coroutine only waits; the answers are built by plain functions, which keeps its frame small.
-    QCoro::Task<RateLimitDecision> limitTask = m_limiter.check(request.client());
+    const bool exempt = !m_exempt.isEmpty() && m_exempt.contains(QHostAddress(request.client()));
+    QCoro::Task<RateLimitDecision> limitTask
+        = exempt ? m_limiter.exempt() : m_limiter.check(request.client());
     QCoro::Task<CacheRead> readTask = m_cache.read(region);
     const RateLimitDecision decision = co_await limitTask;
     CacheRead read = co_await readTask;

@@ -3,6 +3,8 @@
 
 #include "apirequest.h"
 
+#include "http/addressranges.h"
+
 #include <QString>
 
 #include <qcoro/qcorotask.h>
@@ -20,8 +22,9 @@ class SlidingWindowLimiter;
 class ReportEndpoints
 {
 public:
-    ReportEndpoints(
-        ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter, Responder &responder);
+    // Clients in `exempt` are never limited nor counted.
+    ReportEndpoints(ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter,
+        const AddressRanges &exempt, Responder &responder);
 
     QCoro::Task<> get(ApiRequest request, QString region);
     QCoro::Task<> refresh(ApiRequest request, QString region);
@@ -32,6 +35,7 @@ private:
     ReportCache &m_cache;
     ReportSource &m_source;
     SlidingWindowLimiter &m_limiter;
+    const AddressRanges &m_exempt;
     Responder &m_responder;
 };
 

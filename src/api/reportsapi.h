@@ -16,6 +16,7 @@
 
 namespace Cachedash {
 
+class AddressRanges;
 class ClientIdentity;
 class HealthCheck;
 class HttpServer;
@@ -44,6 +45,7 @@ public:
         ReportSource &source;
         SlidingWindowLimiter &limiter;
         const ClientIdentity &identity;
+        const AddressRanges &rateLimitExempt; // never limited, never counted
         HealthCheck &health;
         // Asked in turn for their figures after the API's own, by GET /metrics.
         QList<const MetricsSource *> metrics;

@@ -40,32 +40,7 @@ QHostAddress ClientIdentity::normalized(const QHostAddress &address)
 
 bool ClientIdentity::addTrustedProxy(const QString &cidr, QString *error)
 {
-    const QString text = cidr.trimmed();
-    QPair<QHostAddress, int> subnet;
-    if (text.contains(u'/')) {
-        subnet = QHostAddress::parseSubnet(text);
-    } else {
-        const QHostAddress single(text);
-        if (!single.isNull())
-            subnet = {single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
-    }
-    if (subnet.first.isNull() || subnet.second < 0) {
-        if (error)
-            *error = QStringLiteral("\"%1\" is not an address or CIDR range (e.g. 10.0.0.0/8)")
-                         .arg(text.left(64));
-        return false;
-    }
-    m_trusted.append(subnet);
-    return true;
-}
-
-bool ClientIdentity::isTrusted(const QHostAddress &address) const
-{
-    for (const auto &subnet : m_trusted) {
-        if (address.isInSubnet(subnet))
-            return true;
-    }
-    return false;
+    return m_trusted.add(cidr, error);
 }
 
 QString ClientIdentity::clientFor(const QHostAddress &peer, const QByteArray &forwardedFor) const

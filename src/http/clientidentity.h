@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "addressranges.h"
+
 #include <QByteArray>
 #include <QHostAddress>
-#include <QList>
-#include <QPair>
 #include <QString>
 
 namespace Cachedash {
@@ -27,9 +27,9 @@ public:
     static QHostAddress normalized(const QHostAddress &address);
 
 private:
-    bool isTrusted(const QHostAddress &address) const;
+    bool isTrusted(const QHostAddress &address) const { return m_trusted.contains(address); }
 
-    QList<QPair<QHostAddress, int>> m_trusted;
+    AddressRanges m_trusted;
 };
 
 } // namespace Cachedash

@@ -151,13 +151,22 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::check(QString client)
     co_return decision;
 }
 
+QCoro::Task<RateLimitDecision> SlidingWindowLimiter::exempt()
+{
+    ++m_counters.exempt;
+    RateLimitDecision decision;
+    decision.exempt = true;
+    co_return decision;
+}
+
 void SlidingWindowLimiter::writeMetrics(MetricsWriter &out) const
 {
     out.family("cachedash_ratelimit_decisions_total", "counter",
-        "Limiter decisions: allowed, limited, or error (Redis could not decide).");
+        "Limiter decisions: allowed, limited, error (Redis could not decide), or exempt (not asked).");
     out.sample("cachedash_ratelimit_decisions_total", "decision=\"allowed\"", double(m_counters.allowed));
     out.sample("cachedash_ratelimit_decisions_total", "decision=\"limited\"", double(m_counters.limited));
     out.sample("cachedash_ratelimit_decisions_total", "decision=\"error\"", double(m_counters.errors));
+    out.sample("cachedash_ratelimit_decisions_total", "decision=\"exempt\"", double(m_counters.exempt));
 }
 
 } // namespace Cachedash

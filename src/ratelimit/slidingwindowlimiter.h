@@ -23,6 +23,7 @@ struct RateLimitDecision
 {
     bool allowed = true;
     bool failed = false; // Redis could not decide; `allowed` then follows the failure policy
+    bool exempt = false; // the client is exempt: not limited, not counted, no limit to speak of
     int limit = 0;
     int remaining = 0;
     std::chrono::milliseconds nextSlot{0}; // until a slot frees: the Retry-After when rejected
@@ -68,6 +69,9 @@ public:
     // Decides for one request of `client` (an address). The decision leaves with the next write
     // of the Redis client, so a command issued right after shares its round trip.
     QCoro::Task<RateLimitDecision> check(QString client);
+    // The decision for a client exempt from limiting (--rate-limit-exempt): allowed, and neither
+    // counted in Redis nor asked of it.
+    QCoro::Task<RateLimitDecision> exempt();
 
     // A batch this full leaves at once, and the Redis client writes it (with the commands issued
     // alongside) without waiting for the end of the turn: Redis works on it while the service
@@ -82,9 +86,10 @@ public:
         quint64 allowed = 0;
         quint64 limited = 0;
         quint64 errors = 0; // Redis could not decide (the failure policy decided)
+        quint64 exempt = 0; // exempt clients, never asked
     };
     const Counters &counters() const { return m_counters; }
-    // cachedash_ratelimit_decisions_total: allowed, limited, error.
+    // cachedash_ratelimit_decisions_total: allowed, limited, error, exempt.
     void writeMetrics(MetricsWriter &out) const override;
 
 private:

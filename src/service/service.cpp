@@ -8,6 +8,7 @@
 #include "api/reportsapi.h"
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
+#include "http/addressranges.h"
 #include "http/clientidentity.h"
 #include "http/httpserver.h"
 #include "ratelimit/slidingwindowlimiter.h"
@@ -47,6 +48,9 @@ Service::Service(ServiceOptions options, QObject *parent)
     m_identity = std::make_unique<ClientIdentity>();
     for (const QString &proxy : std::as_const(m_options.trustedProxies))
         m_identity->addTrustedProxy(proxy);
+    m_rateLimitExempt = std::make_unique<AddressRanges>();
+    for (const QString &range : std::as_const(m_options.rateLimitExempt))
+        m_rateLimitExempt->add(range);
     m_health = std::make_unique<RedisHealthCheck>(*m_redis);
     m_http = std::make_unique<HttpServer>();
     HttpServer::Limits limits;
@@ -55,7 +59,7 @@ Service::Service(ServiceOptions options, QObject *parent)
     limits.idleTimeout = m_options.idleTimeout;
     m_http->setLimits(limits);
     m_api = std::make_unique<ReportsApi>(*m_http,
-        ReportsApi::Components{*m_cache, *m_source, *m_limiter, *m_identity, *m_health,
+        ReportsApi::Components{*m_cache, *m_source, *m_limiter, *m_identity, *m_rateLimitExempt, *m_health,
             {m_cache.get(), m_source.get(), m_limiter.get(), m_redis.get()}});
     m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
     m_api->setAdminToken(m_options.adminToken);

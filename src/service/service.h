@@ -11,6 +11,7 @@
 
 namespace Cachedash {
 
+class AddressRanges;
 class ClientIdentity;
 class HttpServer;
 class RedisRouter;
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<ReportCache> m_cache;
     std::unique_ptr<SlidingWindowLimiter> m_limiter;
     std::unique_ptr<ClientIdentity> m_identity;
+    std::unique_ptr<AddressRanges> m_rateLimitExempt;
     std::unique_ptr<RedisHealthCheck> m_health;
     std::unique_ptr<HttpServer> m_http;
     std::unique_ptr<ReportsApi> m_api;

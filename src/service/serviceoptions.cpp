@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "serviceoptions.h"
 
+#include "http/addressranges.h"
 #include "http/clientidentity.h"
 
 #include <QCommandLineParser>
@@ -152,6 +153,9 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
             "Require \"Authorization: Bearer TOKEN\" on POST /reports/{region}/refresh "
             "(at least 16 characters; better given as CACHEDASH_ADMIN_TOKEN than on the command line)."),
         QStringLiteral("token")));
+    parser.addOption(QCommandLineOption(QStringLiteral("rate-limit-exempt"),
+        QStringLiteral("An address or CIDR range never rate limited, nor counted (repeatable)."),
+        QStringLiteral("cidr")));
     parser.addOption(QCommandLineOption(QStringLiteral("trusted-proxy"),
         QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
         QStringLiteral("cidr")));
@@ -315,6 +319,11 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         ClientIdentity check;
         if (!check.addTrustedProxy(proxy, &problem))
             return fail(QStringLiteral("trusted proxy: %1").arg(problem));
+    }
+    o.rateLimitExempt = in.values(QStringLiteral("rate-limit-exempt"));
+    for (const QString &range : std::as_const(o.rateLimitExempt)) {
+        if (!AddressRanges().add(range, &problem))
+            return fail(QStringLiteral("--rate-limit-exempt: %1").arg(problem));
     }
     if (const auto log = in.value(QStringLiteral("access-log"))) {
         const QString v = log->text.toLower();

@@ -42,6 +42,7 @@ struct ServiceOptions
     std::chrono::seconds rateWindow{10};
     SlidingWindowLimiter::OnError rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
     QStringList trustedProxies;
+    QStringList rateLimitExempt; // addresses and CIDR ranges never limited
     QByteArray adminToken; // empty: refresh is open to anyone who can reach the service
     RedisTlsOptions redisTls; // for rediss:// URLs only
     std::chrono::milliseconds redisTimeout{1000};

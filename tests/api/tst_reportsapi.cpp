@@ -56,6 +56,7 @@ private Q_SLOTS:
 
     void seedWalkthrough();
     void concurrentRequestsAdmitExactlyTheLimit();
+    void exemptClientsAreNeitherLimitedNorCounted();
     void waitingRetryAfterIsEnough();
     void headers();
     void badInput_data();
@@ -621,6 +622,35 @@ void tst_ReportsApi::metricsMoveWithTraffic()
     QVERIFY(after.value(QStringLiteral("cachedash_report_computation_duration_seconds_sum")) >= 0.19);
     QVERIFY(delta("cachedash_redis_commands_total") >= 7 * 3);
     QVERIFY(after.value(QStringLiteral("cachedash_redis_command_duration_seconds_count")) > 0);
+}
+
+void tst_ReportsApi::exemptClientsAreNeitherLimitedNorCounted()
+{
+    ServiceOptions options = defaults();
+    options.rateLimitExempt = {QStringLiteral("198.51.100.128/25"), QStringLiteral("2001:db8::1")};
+    QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+    TestHttp http{m_service.baseUrl()};
+    bool ok = false;
+    const QHash<QString, double> before = parseMetrics(http.get(QStringLiteral("/metrics")).body, &ok);
+    QVERIFY(ok);
+    for (const QByteArray &client : {QByteArrayLiteral("198.51.100.200"), QByteArrayLiteral("2001:db8::1")}) {
+        for (int i = 0; i < 8; ++i) {
+            const HttpResult r = http.get(QStringLiteral("/reports/exempt"), from(client));
+            QCOMPARE(r.status, 200);
+            // No limit applies, so none is announced.
+            QVERIFY(r.header("ratelimit-limit").isEmpty());
+            QVERIFY(r.header("ratelimit-policy").isEmpty());
+        }
+        QCOMPARE(m_redis.command({"EXISTS", "rate:sliding:" + client}), QByteArray("0"));
+    }
+    // Beside them, the limit holds for everyone else.
+    for (int i = 0; i < 5; ++i)
+        QCOMPARE(http.get(QStringLiteral("/reports/exempt"), from("198.51.100.127")).status, 200);
+    QCOMPARE(http.get(QStringLiteral("/reports/exempt"), from("198.51.100.127")).status, 429);
+    const QHash<QString, double> after = parseMetrics(http.get(QStringLiteral("/metrics")).body, &ok);
+    QVERIFY(ok);
+    const QString exempt = QStringLiteral("cachedash_ratelimit_decisions_total{decision=\"exempt\"}");
+    QCOMPARE(after.value(exempt) - before.value(exempt), 16.0);
 }
 
 QTEST_GUILESS_MAIN(tst_ReportsApi)

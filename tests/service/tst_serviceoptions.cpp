@@ -136,6 +136,10 @@ void tst_ServiceOptions::invalid_data()
         << "CACHEDASH_ADMIN_TOKEN must be at least 16 characters";
     QTest::newRow("proxy") << QStringList{QStringLiteral("--trusted-proxy"), QStringLiteral("10.0.0.0/40")}
                            << QStringList{} << "trusted proxy";
+    QTest::newRow("exempt range") << QStringList{QStringLiteral("--rate-limit-exempt"),
+        QStringLiteral("10.0.0.0/33")}
+                                  << QStringList{}
+                                  << "--rate-limit-exempt: \"10.0.0.0/33\" is not an address";
     // A TLS option beside a plain URL: most likely the "s" of rediss:// was forgotten.
     QTest::newRow("CA for a plain URL") << QStringList{QStringLiteral("--redis-url"),
         QStringLiteral("redis://h:1"), QStringLiteral("--redis-ca-cert"), QStringLiteral("ca.pem")}
