@@ -10,7 +10,7 @@ namespace Cachedash {
 const char *routeName(Route route)
 {
     static const char *const names[RouteCount]
-        = {"reports", "refresh", "healthz", "livez", "metrics", "other"};
+        = {"reports", "refresh", "ratelimit", "healthz", "livez", "metrics", "other"};
     return names[size_t(route)];
 }
 

@@ -12,8 +12,8 @@
 namespace Cachedash {
 
 // The routes, as /metrics counts them.
-enum class Route : quint8 { Reports, Refresh, Healthz, Livez, Metrics, Other };
-inline constexpr size_t RouteCount = 6;
+enum class Route : quint8 { Reports, Refresh, RateLimit, Healthz, Livez, Metrics, Other };
+inline constexpr size_t RouteCount = 7;
 // "reports", "refresh", ... as the metrics' route label says.
 const char *routeName(Route route);
 

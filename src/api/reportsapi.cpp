@@ -23,6 +23,7 @@ ReportsApi::ReportsApi(HttpServer &server, Components components, QObject *paren
     , m_server(server)
     , m_c(std::move(components))
     , m_reports(m_c.cache, m_c.source, m_c.limiter, m_c.rateLimitExempt, *this)
+    , m_rateLimits(m_c.limiter, m_c.rateLimitExempt, *this)
 {
     m_server.setHandler(this);
 }
@@ -123,6 +124,28 @@ void ReportsApi::dispatch(ApiRequest request)
             m_reports.get(std::move(request), *region);
         else
             m_reports.refresh(std::move(request), *region);
+        return;
+    }
+    if (n == 3 && segments[1] == "ratelimit") {
+        request.route = Route::RateLimit;
+        const bool reset = http.method == M::Delete;
+        if (!isGet && !reset)
+            return notAllowed("GET, HEAD, DELETE");
+        if (std::optional<HttpResponse> refused = m_admin.check(request.authorization, request.client(),
+                reset ? QStringLiteral("resetting a client's rate limit")
+                      : QStringLiteral("reading a client's rate limit")))
+            return respond(request, *refused, Outcome::None);
+        QString why;
+        const std::optional<QString> client
+            = RateLimitEndpoints::parseClient(segments[2].toByteArray(), &why);
+        if (!client) {
+            qCInfo(lcApi).noquote() << request.client() << "refused client:" << why;
+            return respond(request, HttpResponse::error(422, why), Outcome::None);
+        }
+        if (reset)
+            m_rateLimits.reset(std::move(request), *client);
+        else
+            m_rateLimits.peek(std::move(request), *client);
         return;
     }
     respond(request,

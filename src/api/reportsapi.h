@@ -4,6 +4,7 @@
 #include "adminauth.h"
 #include "apimetrics.h"
 #include "apirequest.h"
+#include "ratelimitendpoints.h"
 #include "reportendpoints.h"
 #include "requestrecord.h"
 
@@ -28,6 +29,8 @@ class SlidingWindowLimiter;
 // The service's HTTP API, as the handler of an HttpServer:
 //   GET  /reports/{region}           cache-aside report, rate limited
 //   POST /reports/{region}/refresh   invalidates the cached report
+//   GET  /ratelimit/{client}         a client's window, read without spending it
+//   DELETE /ratelimit/{client}       forgets a client's window
 //   GET  /healthz                    200 when Redis answers, 503 otherwise
 //   GET  /livez                      200 while the process serves
 //   GET  /metrics                    counters and histograms, Prometheus text format
@@ -85,6 +88,7 @@ private:
     AdminAuth m_admin;
     ApiMetrics m_metrics;
     ReportEndpoints m_reports;
+    RateLimitEndpoints m_rateLimits;
     int m_inFlight = 0;
     bool m_accessLog = false;
 };

@@ -16,7 +16,8 @@ bool AddressRanges::add(const QString &cidr, QString *error)
     }
     if (subnet.first.isNull() || subnet.second < 0) {
         if (error)
-            *error = QStringLiteral("\"%1\" is not an address or CIDR range (e.g. 10.0.0.0/8)").arg(text.left(64));
+            *error = QStringLiteral("\"%1\" is not an address or CIDR range (e.g. 10.0.0.0/8)")
+                         .arg(text.left(64));
         return false;
     }
     m_ranges.append(subnet);

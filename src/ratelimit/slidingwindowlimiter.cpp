@@ -24,11 +24,14 @@ qint64 RateLimitDecision::retryAfterSeconds() const
 SlidingWindowLimiter::SlidingWindowLimiter(RedisRouter &redis, int limit, milliseconds window)
     : m_redis(redis)
     , m_script(RedisScript::fromFile(QStringLiteral(":/lua/sliding_window.lua")))
+    , m_peekScript(RedisScript::fromFile(QStringLiteral(":/lua/sliding_window_peek.lua")))
     , m_limit(limit)
     , m_window(window)
 {
-    Q_ASSERT_X(!m_script.isNull(), "SlidingWindowLimiter", "the Lua script resource is missing");
+    Q_ASSERT_X(!m_script.isNull() && !m_peekScript.isNull(), "SlidingWindowLimiter",
+        "the Lua script resources are missing");
     m_redis.registerScript(m_script);
+    m_redis.registerScript(m_peekScript);
     // Members must be unique across every process sharing the Redis: a random instance prefix
     // plus a sequence number.
     m_memberPrefix = QByteArray::number(QRandomGenerator::system()->generate64(), 36) + ':';
@@ -157,6 +160,43 @@ QCoro::Task<RateLimitDecision> SlidingWindowLimiter::exempt()
     RateLimitDecision decision;
     decision.exempt = true;
     co_return decision;
+}
+
+QCoro::Task<RateLimitState> SlidingWindowLimiter::peek(QString client)
+{
+    RateLimitState state;
+    state.limit = m_limit;
+    state.window = m_window;
+    QCoro::Task<RedisReply> asking
+        = m_redis.evalScript(m_peekScript, {keyFor(client)}, {QByteArray::number(qint64(m_window.count()))});
+    const RedisReply reply = co_await asking;
+    const auto &e = reply.elements();
+    if (!reply.isArray() || e.size() != 3 || !e[1].isInteger() || !e[2].isInteger()) {
+        state.failed = true;
+        state.problem = reply.isOk()
+            ? QStringLiteral("unexpected reply from the peek script: ") + reply.toDebugString().left(200)
+            : reply.errorText();
+        co_return state;
+    }
+    state.used = int(std::max<qint64>(0, e[1].toInteger()));
+    state.remaining = std::max(0, state.limit - state.used);
+    state.nextSlot = milliseconds(std::max<qint64>(0, e[2].toInteger()));
+    co_return state;
+}
+
+QCoro::Task<SlidingWindowLimiter::ResetResult> SlidingWindowLimiter::reset(QString client)
+{
+    RedisPendingReply deleting = m_redis.del(keyFor(client));
+    const RedisReply reply = co_await deleting;
+    ResetResult result;
+    if (!reply.isInteger()) {
+        result.failed = true;
+        result.problem = reply.isOk() ? reply.toDebugString().left(200) : reply.errorText();
+        co_return result;
+    }
+    result.existed = reply.toInteger() > 0;
+    qCInfo(lcRateLimit).noquote() << "reset the window of" << client;
+    co_return result;
 }
 
 void SlidingWindowLimiter::writeMetrics(MetricsWriter &out) const

@@ -33,6 +33,18 @@ struct RateLimitDecision
     qint64 retryAfterSeconds() const;
 };
 
+// A client's window as it stands, read without spending anything (GET /ratelimit/{client}).
+struct RateLimitState
+{
+    bool failed = false; // Redis could not answer: `problem` says why
+    QString problem;
+    int limit = 0;
+    std::chrono::milliseconds window{0};
+    int used = 0; // requests admitted in the window now
+    int remaining = 0;
+    std::chrono::milliseconds nextSlot{0}; // until the oldest of them leaves the window; 0: none
+};
+
 // A sliding-window limiter: at most limit() requests per window() for each client, decided
 // atomically in Redis by resources/lua/sliding_window.lua under rate:sliding:{client}.
 //
@@ -72,6 +84,16 @@ public:
     // The decision for a client exempt from limiting (--rate-limit-exempt): allowed, and neither
     // counted in Redis nor asked of it.
     QCoro::Task<RateLimitDecision> exempt();
+    // Reads `client`'s window without admitting anything (resources/lua/sliding_window_peek.lua).
+    QCoro::Task<RateLimitState> peek(QString client);
+    // Forgets `client`'s window: its next request starts afresh.
+    struct ResetResult
+    {
+        bool failed = false; // Redis could not answer: `problem` says why
+        QString problem;
+        bool existed = false; // there was a window to forget
+    };
+    QCoro::Task<ResetResult> reset(QString client);
 
     // A batch this full leaves at once, and the Redis client writes it (with the commands issued
     // alongside) without waiting for the end of the turn: Redis works on it while the service
@@ -103,6 +125,7 @@ private:
 
     RedisRouter &m_redis;
     RedisScript m_script;
+    RedisScript m_peekScript;
     int m_limit;
     std::chrono::milliseconds m_window;
     QByteArray m_policy;

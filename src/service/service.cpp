@@ -117,7 +117,7 @@ QCoro::Task<bool> Service::start(milliseconds startupTimeout)
     if (!m_options.bindAddress.isLoopback() && m_options.adminToken.isEmpty())
         qCWarning(lcService).noquote()
             << "listening on" << m_options.bindAddress.toString()
-            << "without --admin-token: anyone who can reach it can invalidate reports";
+            << "without --admin-token: anyone who can reach it can invalidate reports and reset rate limits";
 
     const bool ready = co_await connectRedis(startupTimeout);
     if (!ready) {

@@ -150,7 +150,8 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
         QStringLiteral("allow|deny")));
     parser.addOption(QCommandLineOption(QStringLiteral("admin-token"),
         QStringLiteral(
-            "Require \"Authorization: Bearer TOKEN\" on POST /reports/{region}/refresh "
+            "Require \"Authorization: Bearer TOKEN\" on POST /reports/{region}/refresh and on "
+            "/ratelimit/{client} "
             "(at least 16 characters; better given as CACHEDASH_ADMIN_TOKEN than on the command line)."),
         QStringLiteral("token")));
     parser.addOption(QCommandLineOption(QStringLiteral("rate-limit-exempt"),

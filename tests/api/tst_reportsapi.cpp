@@ -57,6 +57,9 @@ private Q_SLOTS:
     void seedWalkthrough();
     void concurrentRequestsAdmitExactlyTheLimit();
     void exemptClientsAreNeitherLimitedNorCounted();
+    void peekSpendsNothingAndResetForgets();
+    void rateLimitRoutesRefuseBadClientsAndMethods();
+    void adminTokenGuardsRateLimitRoutes();
     void waitingRetryAfterIsEnough();
     void headers();
     void badInput_data();
@@ -651,6 +654,102 @@ void tst_ReportsApi::exemptClientsAreNeitherLimitedNorCounted()
     QVERIFY(ok);
     const QString exempt = QStringLiteral("cachedash_ratelimit_decisions_total{decision=\"exempt\"}");
     QCOMPARE(after.value(exempt) - before.value(exempt), 16.0);
+}
+
+void tst_ReportsApi::peekSpendsNothingAndResetForgets()
+{
+    const HeaderList me = from("198.51.100.80");
+    for (int i = 0; i < 3; ++i)
+        QCOMPARE(m_http->get(QStringLiteral("/reports/peek"), me).status, 200);
+    for (int twice = 0; twice < 2; ++twice) {
+        const HttpResult peek = m_http->get(QStringLiteral("/ratelimit/198.51.100.80"));
+        QCOMPARE(peek.status, 200);
+        const QJsonObject state = peek.json();
+        QCOMPARE(state.value(QLatin1String("client")).toString(), QStringLiteral("198.51.100.80"));
+        QCOMPARE(state.value(QLatin1String("key")).toString(), QStringLiteral("rate:sliding:198.51.100.80"));
+        QCOMPARE(state.value(QLatin1String("algorithm")).toString(), QStringLiteral("sliding-log"));
+        QCOMPARE(state.value(QLatin1String("exempt")).toBool(), false);
+        const QJsonArray limits = state.value(QLatin1String("limits")).toArray();
+        QCOMPARE(limits.size(), 1);
+        const QJsonObject limit = limits.first().toObject();
+        QCOMPARE(limit.value(QLatin1String("limit")).toInt(), 5);
+        QCOMPARE(limit.value(QLatin1String("window")).toInt(), 10);
+        QCOMPARE(limit.value(QLatin1String("used")).toInt(), 3);
+        QCOMPARE(limit.value(QLatin1String("remaining")).toInt(), 2);
+        const int nextSlot = limit.value(QLatin1String("next_slot_ms")).toInt();
+        QVERIFY2(nextSlot > 0 && nextSlot <= 10000, qPrintable(QString::number(nextSlot)));
+        QCOMPARE(limit.value(QLatin1String("reset")).toInt(), (nextSlot + 999) / 1000);
+    }
+    // Reading spent nothing: still three entries, and two more requests are admitted.
+    QCOMPARE(m_redis.command({"ZCARD", "rate:sliding:198.51.100.80"}), QByteArray("3"));
+    QCOMPARE(m_http->get(QStringLiteral("/reports/peek"), me).status, 200);
+    QCOMPARE(m_http->get(QStringLiteral("/reports/peek"), me).status, 200);
+    QCOMPARE(m_http->get(QStringLiteral("/reports/peek"), me).status, 429);
+
+    const HttpResult reset = m_http->send("DELETE", QStringLiteral("/ratelimit/198.51.100.80"));
+    QCOMPARE(reset.status, 200);
+    QCOMPARE(reset.json().value(QLatin1String("existed")).toBool(), true);
+    QCOMPARE(m_redis.command({"EXISTS", "rate:sliding:198.51.100.80"}), QByteArray("0"));
+    const HttpResult again = m_http->get(QStringLiteral("/reports/peek"), me);
+    QCOMPARE(again.status, 200);
+    QCOMPARE(again.header("ratelimit-remaining"), QByteArray("4"));
+    // A client with no window: nothing used, nothing to forget.
+    const QJsonObject fresh = m_http->get(QStringLiteral("/ratelimit/203.0.113.9")).json();
+    QCOMPARE(fresh.value(QLatin1String("limits"))
+                 .toArray()
+                 .first()
+                 .toObject()
+                 .value(QLatin1String("used"))
+                 .toInt(),
+        0);
+    QCOMPARE(m_http->send("DELETE", QStringLiteral("/ratelimit/203.0.113.9"))
+                 .json()
+                 .value(QLatin1String("existed"))
+                 .toBool(),
+        false);
+}
+
+void tst_ReportsApi::rateLimitRoutesRefuseBadClientsAndMethods()
+{
+    for (const char *bad : {"not-an-address", "198.51.100.300", "fe80::1%25eth0", "%00"}) {
+        const HttpResult r = m_http->get(QStringLiteral("/ratelimit/") + QLatin1String(bad));
+        QCOMPARE(r.status, 422);
+        QVERIFY2(r.json().value(QLatin1String("detail")).toString().contains(QLatin1String("IPv4 or IPv6")),
+            r.body.constData());
+    }
+    // An address is written as the limiter writes it.
+    QCOMPARE(m_http->get(QStringLiteral("/ratelimit/%3A%3Affff%3A198.51.100.81"))
+                 .json()
+                 .value(QLatin1String("client"))
+                 .toString(),
+        QStringLiteral("198.51.100.81"));
+    QCOMPARE(m_http->get(QStringLiteral("/ratelimit/2001:0db8:0:0::1"))
+                 .json()
+                 .value(QLatin1String("client"))
+                 .toString(),
+        QStringLiteral("2001:db8::1"));
+    const HttpResult post = m_http->post(QStringLiteral("/ratelimit/198.51.100.81"));
+    QCOMPARE(post.status, 405);
+    QCOMPARE(post.header("allow"), QByteArray("GET, HEAD, DELETE"));
+}
+
+void tst_ReportsApi::adminTokenGuardsRateLimitRoutes()
+{
+    ServiceOptions options = defaults();
+    options.adminToken = "correct-horse-battery-staple";
+    QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
+    TestHttp http{m_service.baseUrl()};
+    for (const QByteArray &method : {QByteArrayLiteral("GET"), QByteArrayLiteral("DELETE")}) {
+        QCOMPARE(http.send(method, QStringLiteral("/ratelimit/198.51.100.82")).status, 401);
+        QCOMPARE(http.send(method, QStringLiteral("/ratelimit/198.51.100.82"),
+                         {{"Authorization", "Bearer correct-horse-battery-stapler"}})
+                     .status,
+            403);
+        QCOMPARE(http.send(method, QStringLiteral("/ratelimit/198.51.100.82"),
+                         {{"Authorization", "Bearer correct-horse-battery-staple"}})
+                     .status,
+            200);
+    }
 }
 
 QTEST_GUILESS_MAIN(tst_ReportsApi)
