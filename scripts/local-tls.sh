@@ -23,6 +23,10 @@ issue() {
 
 case "$action" in
 start)
+    if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2> /dev/null; then
+        echo "a TLS Redis already runs on $port (files in $dir): scripts/local-tls.sh stop $port first" >&2
+        exit 1
+    fi
     mkdir -p "$dir"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 30 \
         -subj "/CN=Cachedash local CA" 2> /dev/null

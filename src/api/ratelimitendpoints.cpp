@@ -48,11 +48,12 @@ QCoro::Task<> RateLimitEndpoints::peek(ApiRequest request, QString client)
     const qint64 reset = state.nextSlot > 0ms ? ceil<seconds>(state.nextSlot).count() : 0;
     const QByteArray body = "{\"client\":" + jsonString(client)
         + ",\"key\":" + jsonString(QString::fromUtf8(SlidingWindowLimiter::keyFor(client)))
-        + ",\"algorithm\":\"sliding-log\",\"exempt\":" + (exempt ? "true" : "false") + ",\"limits\":[{\"limit\":"
-        + QByteArray::number(state.limit) + ",\"window\":" + QByteArray::number(duration_cast<seconds>(state.window).count())
-        + ",\"used\":" + QByteArray::number(state.used) + ",\"remaining\":" + QByteArray::number(state.remaining)
-        + ",\"reset\":" + QByteArray::number(reset) + ",\"next_slot_ms\":" + QByteArray::number(qint64(state.nextSlot.count()))
-        + "}]}";
+        + ",\"algorithm\":\"sliding-log\",\"exempt\":" + (exempt ? "true" : "false")
+        + ",\"limits\":[{\"limit\":" + QByteArray::number(state.limit)
+        + ",\"window\":" + QByteArray::number(duration_cast<seconds>(state.window).count())
+        + ",\"used\":" + QByteArray::number(state.used)
+        + ",\"remaining\":" + QByteArray::number(state.remaining) + ",\"reset\":" + QByteArray::number(reset)
+        + ",\"next_slot_ms\":" + QByteArray::number(qint64(state.nextSlot.count())) + "}]}";
     m_responder.respond(request, HttpResponse::json(200, body));
 }
 
@@ -68,8 +69,8 @@ QCoro::Task<> RateLimitEndpoints::reset(ApiRequest request, QString client)
     }
     m_responder.respond(request,
         HttpResponse::json(200,
-            "{\"client\":" + jsonString(client) + ",\"reset\":true,\"existed\":"
-                + (result.existed ? "true" : "false") + '}'));
+            "{\"client\":" + jsonString(client)
+                + ",\"reset\":true,\"existed\":" + (result.existed ? "true" : "false") + '}'));
 }
 
 } // namespace Cachedash

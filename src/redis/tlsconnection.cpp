@@ -219,6 +219,11 @@ QString TlsConnection::describeSocketError(QAbstractSocket::SocketError error)
             && !m_tls->options().clientCertFile.isEmpty());
     if (refusedOurs)
         return QStringLiteral("the server refused the client certificate (%1)").arg(text);
+    if (text.contains(QLatin1String("key values mismatch"))
+        || text.contains(QLatin1String("Error loading private key")))
+        return QStringLiteral("the key of --redis-client-key does not belong to the certificate of "
+                              "--redis-client-cert (%1)")
+            .arg(text);
     if (text.contains(QLatin1String("wrong version number"))
         || text.contains(QLatin1String("packet length too long")))
         return QStringLiteral("the server does not speak TLS on this port (%1): use redis://").arg(text);

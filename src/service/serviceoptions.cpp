@@ -105,8 +105,9 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
                        "(a server, or any node of a Redis Cluster), "
                        "redis+sentinel://[[user]:password@]host:port[,host:port...]/MASTER_NAME[/db] or "
                        "unix:///path/to/redis.sock[?db=N] (default redis://127.0.0.1:6379; "
-                       "also REDIS_URL or CACHEDASH_REDIS_URL). rediss:// and rediss+sentinel:// "
-                       "speak TLS to every node, sentinel and master."),
+                       "also REDIS_URL or CACHEDASH_REDIS_URL). Over TLS: rediss://... or "
+                       "rediss+sentinel://..., the same forms (to every node, sentinel and master; "
+                       "see --redis-ca-cert)."),
         QStringLiteral("url")));
     parser.addOption(QCommandLineOption(QStringLiteral("redis-ca-cert"),
         QStringLiteral("For rediss://: trust the CAs in this PEM file instead of the system's."),
@@ -236,9 +237,19 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         o.redisTls.*field = v->text;
     }
     o.redisTls.insecureSkipVerify = in.flag(QStringLiteral("redis-insecure-skip-tls-verify"));
-    if (o.redisTls.insecureSkipVerify && !o.redisUrl.tls)
-        return fail(QStringLiteral(
-            "--redis-insecure-skip-tls-verify applies to TLS only, and the Redis URL is not rediss://"));
+    if (o.redisTls.insecureSkipVerify) {
+        const QString origin = parser.isSet(QStringLiteral("redis-insecure-skip-tls-verify"))
+            ? QStringLiteral("--redis-insecure-skip-tls-verify")
+            : QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY");
+        if (!o.redisUrl.tls)
+            return fail(
+                QStringLiteral("%1 applies to TLS only, and the Redis URL is not rediss://").arg(origin));
+        // Nothing is verified, so a CA would be ignored: say so rather than pretend.
+        if (!o.redisTls.caCertFile.isEmpty())
+            return fail(QStringLiteral("%1 and --redis-ca-cert contradict each other: with it nothing is "
+                                       "verified; choose one")
+                            .arg(origin));
+    }
 
     if (const auto bind = in.value(QStringLiteral("bind"))) {
         QHostAddress address;

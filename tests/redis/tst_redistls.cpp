@@ -370,6 +370,14 @@ void tst_RedisTls::mutualTls()
     QVERIFY2(without->lastError().contains(QLatin1String("requires a client certificate")),
         qPrintable(without->lastError()));
 
+    RedisTlsOptions mismatched = withCert;
+    mismatched.clientKeyFile = m_certs.otherKey();
+    auto wrongKey = attempt(url, context(mismatched));
+    QVERIFY(!wrongKey->isReady());
+    QVERIFY2(wrongKey->lastError().contains(QLatin1String("does not belong to the certificate")),
+        qPrintable(wrongKey->lastError()));
+    QVERIFY(wrongKey->refused());
+
     RedisTlsOptions stranger = withCert;
     stranger.clientCertFile = m_certs.strangerCert();
     stranger.clientKeyFile = m_certs.strangerKey();

@@ -146,7 +146,11 @@ void tst_ServiceOptions::invalid_data()
                                         << QStringList{} << "--redis-ca-cert applies to TLS only";
     QTest::newRow("insecure for the default URL")
         << QStringList{} << QStringList{QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=1")}
-        << "--redis-insecure-skip-tls-verify applies to TLS only";
+        << "CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY applies to TLS only";
+    QTest::newRow("insecure beside a CA") << QStringList{QStringLiteral("--redis-url"),
+        QStringLiteral("rediss://h"), QStringLiteral("--redis-insecure-skip-tls-verify"),
+        QStringLiteral("--redis-ca-cert"), QFINDTESTDATA("tst_serviceoptions.cpp")}
+                                          << QStringList{} << "contradict each other";
 }
 
 void tst_ServiceOptions::invalid()
@@ -194,11 +198,18 @@ void tst_ServiceOptions::tlsFiles()
     const Parsed env = parse({},
         {QStringLiteral("REDIS_URL=rediss+sentinel://s1,s2/main"),
             QStringLiteral("CACHEDASH_REDIS_CA_CERT=") + ca,
-            QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=yes")});
+            QStringLiteral("CACHEDASH_REDIS_CLIENT_CERT=") + cert,
+            QStringLiteral("CACHEDASH_REDIS_CLIENT_KEY=") + key});
     QVERIFY2(env.options, qPrintable(env.error));
     QVERIFY(env.options->redisUrl.tls && env.options->redisUrl.sentinel);
     QCOMPARE(env.options->redisTls.caCertFile, ca);
-    QVERIFY(env.options->redisTls.insecureSkipVerify);
+    QCOMPARE(env.options->redisTls.clientKeyFile, key);
+    QVERIFY(!env.options->redisTls.insecureSkipVerify);
+    const Parsed insecure = parse({},
+        {QStringLiteral("REDIS_URL=rediss://h"),
+            QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY=yes")});
+    QVERIFY2(insecure.options, qPrintable(insecure.error));
+    QVERIFY(insecure.options->redisTls.insecureSkipVerify);
     // rediss:// with no option at all: the system's CAs.
     const Parsed bare = parse({QStringLiteral("--redis-url"), QStringLiteral("rediss://h")});
     QVERIFY(bare.options);
