@@ -62,7 +62,14 @@ void printListening(const QString &baseUrl)
     std::fflush(stdout);
 }
 
-int runHeadless(const ServiceOptions &options)
+// The options read again, as at the start, for SIGHUP.
+std::optional<ServiceOptions> rereadOptions(const QCommandLineParser &parser, bool window, QString *error)
+{
+    return ServiceOptions::from(
+        parser, QProcessEnvironment::systemEnvironment(), window ? savedSettings() : QVariantMap(), error);
+}
+
+int runHeadless(const ServiceOptions &options, const QCommandLineParser &parser)
 {
     Service service(options);
     if (!QCoro::waitFor(service.start())) {
@@ -76,11 +83,17 @@ int runHeadless(const ServiceOptions &options)
             service.shutdown();
             QCoreApplication::quit();
         });
+    QObject::connect(&signalWatcher, &UnixSignalWatcher::reloadRequested, &service, [&service, &parser] {
+        qCInfo(lcService, "received SIGHUP, reading the configuration again");
+        QString problem;
+        const std::optional<ServiceOptions> reread = rereadOptions(parser, false, &problem);
+        service.reload(reread, problem);
+    });
     printListening(service.baseUrl());
     return QCoreApplication::exec();
 }
 
-int runWindow(const ServiceOptions &options)
+int runWindow(const ServiceOptions &options, const QCommandLineParser &parser)
 {
     ServiceHost host(options);
     QString error;
@@ -94,6 +107,11 @@ int runWindow(const ServiceOptions &options)
     UnixSignalWatcher signalWatcher;
     QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, &window,
         [&window](int) { window.close(); });
+    QObject::connect(&signalWatcher, &UnixSignalWatcher::reloadRequested, &window, [&host, &parser] {
+        QString problem;
+        const std::optional<ServiceOptions> reread = rereadOptions(parser, true, &problem);
+        host.reload(reread, problem);
+    });
     printListening(host.baseUrl());
     const int code = QApplication::exec();
     const EventLoopProbe &probe = window.eventLoopProbe();
@@ -135,8 +153,7 @@ int main(int argc, char *argv[])
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();
     QString error;
-    std::optional<ServiceOptions> options = ServiceOptions::from(
-        parser, QProcessEnvironment::systemEnvironment(), window ? savedSettings() : QVariantMap(), &error);
+    std::optional<ServiceOptions> options = rereadOptions(parser, window, &error);
     if (!options) {
         err << "cachedash: " << error << '\n';
         return 2;
@@ -154,5 +171,5 @@ int main(int argc, char *argv[])
         QCoreApplication::setLibraryPaths({});
         QLoggingCategory::setFilterRules(QStringLiteral("qt.network.ssl.warning=false"));
     }
-    return window ? runWindow(*options) : runHeadless(*options);
+    return window ? runWindow(*options, parser) : runHeadless(*options, parser);
 }

@@ -18,12 +18,14 @@ enum class Outcome : quint8 {
     Bypass, // Redis did not answer: computed and not stored
     Limited, // refused by the rate limiter (429), or the limiter could not decide (503)
     Error, // any other failure: bad input, an overloaded or shutting-down service
+    Shadowed, // served, though a limit would have refused it (--rate-limit-mode shadow)
 };
 
-inline constexpr std::array<Outcome, 7> AllOutcomes{Outcome::None, Outcome::Hit, Outcome::Stale,
-    Outcome::Miss, Outcome::Bypass, Outcome::Limited, Outcome::Error};
+inline constexpr std::array<Outcome, 8> AllOutcomes{Outcome::None, Outcome::Hit, Outcome::Stale,
+    Outcome::Miss, Outcome::Bypass, Outcome::Limited, Outcome::Error, Outcome::Shadowed};
 
-// "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR"; empty for None. Static text: no allocation.
+// "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR", "SHADOW"; empty for None. Static text: no
+// allocation.
 QByteArray outcomeName(Outcome outcome);
 
 } // namespace Cachedash

@@ -12,15 +12,16 @@
 namespace Cachedash {
 
 class AddressRanges;
-class SlidingWindowLimiter;
+class RateLimits;
+struct RateLimitPeek;
 
-// GET /ratelimit/{client}: a client's window as it stands, read without spending anything; and
-// DELETE /ratelimit/{client}: the window forgotten, so that the client's next request starts
-// afresh. The admin token, when set, guards both (see ReportsApi).
+// GET /ratelimit/{client}: a client's limits as they stand, on every limited route, read without
+// spending anything; and DELETE /ratelimit/{client}: all of them forgotten, so that the client's
+// next request starts afresh. The admin token, when set, guards both (see ReportsApi).
 class RateLimitEndpoints
 {
 public:
-    RateLimitEndpoints(SlidingWindowLimiter &limiter, const AddressRanges &exempt, Responder &responder);
+    RateLimitEndpoints(RateLimits &limits, const AddressRanges &exempt, Responder &responder);
 
     // The client a path names: an IPv4 or IPv6 address (percent-encoded or not), written as the
     // limiter writes it (IPv4-mapped IPv6 unwrapped, IPv6 compressed); nothing, with *why, for
@@ -31,7 +32,9 @@ public:
     QCoro::Task<> reset(ApiRequest request, QString client);
 
 private:
-    SlidingWindowLimiter &m_limiter;
+    static void appendLimits(QByteArray &out, const char *route, const RateLimitPeek &peek, int algorithm);
+
+    RateLimits &m_limits;
     const AddressRanges &m_exempt;
     Responder &m_responder;
 };

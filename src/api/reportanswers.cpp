@@ -2,7 +2,7 @@
 #include "reportanswers_p.h"
 
 #include "cache/reportcache.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
 
 #include <QDateTime>
 
@@ -24,7 +24,7 @@ bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag)
     return false;
 }
 
-void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision, const QByteArray &policy)
+void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision)
 {
     if (decision.exempt)
         return; // no limit applies: none is announced
@@ -32,11 +32,10 @@ void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decisi
     response.addHeader("RateLimit-Remaining", qint64(decision.remaining));
     const qint64 reset = decision.nextSlot.count() > 0 ? ceil<seconds>(decision.nextSlot).count() : 0;
     response.addHeader("RateLimit-Reset", reset);
-    response.addHeader("RateLimit-Policy", policy);
+    response.addHeader("RateLimit-Policy", decision.policy);
 }
 
-HttpResponse reportResponse(ReportAnswer a, const QByteArray &ifNoneMatch, const RateLimitDecision &decision,
-    const QByteArray &policy)
+HttpResponse reportResponse(ReportAnswer a, const QByteArray &ifNoneMatch, const RateLimitDecision &decision)
 {
     const bool cached = a.outcome == Outcome::Hit || a.outcome == Outcome::Stale;
     if (a.fingerprint.isEmpty())
@@ -58,18 +57,18 @@ HttpResponse reportResponse(ReportAnswer a, const QByteArray &ifNoneMatch, const
     const qint64 age
         = std::max<qint64>(0, a.report.generatedAt.msecsTo(QDateTime::currentDateTimeUtc()) / 1000);
     r.addHeader("Age", cached ? age : 0);
-    addRateLimitHeaders(r, decision, policy);
+    addRateLimitHeaders(r, decision);
     return r;
 }
 
-HttpResponse limitedResponse(const RateLimitDecision &decision, const QByteArray &policy)
+HttpResponse limitedResponse(const RateLimitDecision &decision)
 {
     // The body of a 429 never changes: built once (a flood of them is the limiter's whole job).
     static const QByteArray limited = HttpResponse::error(429, QStringLiteral("Rate limit exceeded")).body;
     HttpResponse r = decision.failed ? HttpResponse::error(
                          503, QStringLiteral("the rate limiter is unavailable, so the request was refused"))
                                      : HttpResponse::json(429, limited);
-    addRateLimitHeaders(r, decision, policy);
+    addRateLimitHeaders(r, decision);
     r.addHeader("Retry-After", decision.retryAfterSeconds());
     return r;
 }

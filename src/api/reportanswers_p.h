@@ -30,12 +30,13 @@ struct ReportAnswer
 
 // 200 with the report (or 304 when If-None-Match names its ETag): X-Cache, ETag, Cache-Control,
 // Age and the RateLimit headers.
-HttpResponse reportResponse(ReportAnswer answer, const QByteArray &ifNoneMatch,
-    const RateLimitDecision &decision, const QByteArray &policy);
+HttpResponse reportResponse(
+    ReportAnswer answer, const QByteArray &ifNoneMatch, const RateLimitDecision &decision);
 // 429 with Retry-After, or 503 when the limiter could not decide and its policy refuses.
-HttpResponse limitedResponse(const RateLimitDecision &decision, const QByteArray &policy);
-// RateLimit-Limit, -Remaining, -Reset (whole seconds, rounded up) and -Policy.
-void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision, const QByteArray &policy);
+HttpResponse limitedResponse(const RateLimitDecision &decision);
+// RateLimit-Limit, -Remaining, -Reset (whole seconds, rounded up) for the binding limit, and
+// -Policy for every limit; nothing for an exempt client or an unlimited route.
+void addRateLimitHeaders(HttpResponse &response, const RateLimitDecision &decision);
 // Whether If-None-Match (a list, weak tags, or *) names `etag`.
 bool etagMatches(const QByteArray &ifNoneMatch, const QByteArray &etag);
 

@@ -6,17 +6,17 @@
 
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimits.h"
 
 using namespace std::chrono;
 
 namespace Cachedash {
 
-ReportEndpoints::ReportEndpoints(ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter,
+ReportEndpoints::ReportEndpoints(ReportCache &cache, ReportSource &source, RateLimits &limits,
     const AddressRanges &exempt, Responder &responder)
     : m_cache(cache)
     , m_source(source)
-    , m_limiter(limiter)
+    , m_limits(limits)
     , m_exempt(exempt)
     , m_responder(responder)
 { }
@@ -26,13 +26,13 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
     // The limiter's script and the cache read leave in one write: one round trip for a hit. The
     // coroutine only waits; the answers are built by plain functions, which keeps its frame small.
     const bool exempt = !m_exempt.isEmpty() && m_exempt.contains(QHostAddress(request.client()));
-    QCoro::Task<RateLimitDecision> limitTask
-        = exempt ? m_limiter.exempt() : m_limiter.check(request.client());
+    RateLimiter &limiter = m_limits.reports();
+    QCoro::Task<RateLimitDecision> limitTask = exempt ? limiter.exempt() : limiter.check(request.client());
     QCoro::Task<CacheRead> readTask = m_cache.read(region);
     const RateLimitDecision decision = co_await limitTask;
     CacheRead read = co_await readTask;
     if (!decision.allowed) {
-        m_responder.respond(request, limitedResponse(decision, m_limiter.policy()), Outcome::Limited);
+        m_responder.respond(request, limitedResponse(decision), Outcome::Limited);
         co_return;
     }
     if (read.outcome == CacheRead::Outcome::Hit || read.outcome == CacheRead::Outcome::Stale) {
@@ -43,8 +43,8 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
             reportResponse(
                 ReportAnswer{std::move(read.report), std::move(read.stored), std::move(read.servedJson),
                     std::move(read.fingerprint), read.freshFor, outcome},
-                request.ifNoneMatch, decision, m_limiter.policy()),
-            outcome);
+                request.ifNoneMatch, decision),
+            served(outcome, decision));
         co_return;
     }
     m_responder.announceComputing(request);
@@ -64,8 +64,8 @@ QCoro::Task<> ReportEndpoints::get(ApiRequest request, QString region)
     m_responder.respond(request,
         reportResponse(
             ReportAnswer{std::move(fill.report), std::move(fill.stored), {}, {}, fill.freshFor, outcome},
-            request.ifNoneMatch, decision, m_limiter.policy()),
-        outcome);
+            request.ifNoneMatch, decision),
+        served(outcome, decision));
 }
 
 void ReportEndpoints::answerOverloaded(ApiRequest &request, const QString &region)
@@ -83,6 +83,14 @@ void ReportEndpoints::answerOverloaded(ApiRequest &request, const QString &regio
 
 QCoro::Task<> ReportEndpoints::refresh(ApiRequest request, QString region)
 {
+    RateLimiter &limiter = m_limits.refresh();
+    const bool exempt = !m_exempt.isEmpty() && m_exempt.contains(QHostAddress(request.client()));
+    QCoro::Task<RateLimitDecision> limitTask = exempt ? limiter.exempt() : limiter.check(request.client());
+    const RateLimitDecision decision = co_await limitTask;
+    if (!decision.allowed) {
+        m_responder.respond(request, limitedResponse(decision), Outcome::Limited);
+        co_return;
+    }
     QCoro::Task<std::optional<ReportCache::Invalidation>> invalidating = m_cache.invalidate(region);
     const std::optional<ReportCache::Invalidation> done = co_await invalidating;
     if (!done) {
@@ -90,6 +98,7 @@ QCoro::Task<> ReportEndpoints::refresh(ApiRequest request, QString region)
             QByteArrayLiteral("{\"detail\":\"Redis is unavailable: the report was not "
                               "invalidated\",\"invalidated\":false}"));
         r.addHeader("Retry-After", QByteArrayLiteral("1"));
+        addRateLimitHeaders(r, decision);
         m_responder.respond(request, r, Outcome::Error);
         co_return;
     }
@@ -104,7 +113,9 @@ QCoro::Task<> ReportEndpoints::refresh(ApiRequest request, QString region)
                                     : QByteArrayLiteral("{\"invalidated\":false");
     if (done->fillCancelled)
         body += QByteArrayLiteral(",\"fill_cancelled\":true");
-    m_responder.respond(request, HttpResponse::json(200, body + '}'));
+    HttpResponse r = HttpResponse::json(200, body + '}');
+    addRateLimitHeaders(r, decision);
+    m_responder.respond(request, r, served(Outcome::None, decision));
 }
 
 } // namespace Cachedash

@@ -4,6 +4,7 @@
 #include "apirequest.h"
 
 #include "http/addressranges.h"
+#include "ratelimit/ratelimiter.h"
 
 #include <QString>
 
@@ -13,7 +14,7 @@ namespace Cachedash {
 
 class ReportCache;
 class ReportSource;
-class SlidingWindowLimiter;
+class RateLimits;
 
 // GET /reports/{region} and POST /reports/{region}/refresh, for a region already validated:
 // the limiter's decision and the cache read leave together (one round trip for a hit), a miss
@@ -23,18 +24,23 @@ class ReportEndpoints
 {
 public:
     // Clients in `exempt` are never limited nor counted.
-    ReportEndpoints(ReportCache &cache, ReportSource &source, SlidingWindowLimiter &limiter,
-        const AddressRanges &exempt, Responder &responder);
+    ReportEndpoints(ReportCache &cache, ReportSource &source, RateLimits &limits, const AddressRanges &exempt,
+        Responder &responder);
 
     QCoro::Task<> get(ApiRequest request, QString region);
     QCoro::Task<> refresh(ApiRequest request, QString region);
 
 private:
     void answerOverloaded(ApiRequest &request, const QString &region);
+    // In shadow mode a request a limit would have refused is served, under its own outcome.
+    static Outcome served(Outcome outcome, const RateLimitDecision &decision)
+    {
+        return decision.limited ? Outcome::Shadowed : outcome;
+    }
 
     ReportCache &m_cache;
     ReportSource &m_source;
-    SlidingWindowLimiter &m_limiter;
+    RateLimits &m_limits;
     const AddressRanges &m_exempt;
     Responder &m_responder;
 };

@@ -22,8 +22,8 @@ ReportsApi::ReportsApi(HttpServer &server, Components components, QObject *paren
     : QObject(parent)
     , m_server(server)
     , m_c(std::move(components))
-    , m_reports(m_c.cache, m_c.source, m_c.limiter, m_c.rateLimitExempt, *this)
-    , m_rateLimits(m_c.limiter, m_c.rateLimitExempt, *this)
+    , m_reports(m_c.cache, m_c.source, m_c.rateLimits, m_c.rateLimitExempt, *this)
+    , m_rateLimits(m_c.rateLimits, m_c.rateLimitExempt, *this)
 {
     m_server.setHandler(this);
 }

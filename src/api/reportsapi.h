@@ -24,7 +24,7 @@ class HttpServer;
 class MetricsSource;
 class ReportCache;
 class ReportSource;
-class SlidingWindowLimiter;
+class RateLimits;
 
 // The service's HTTP API, as the handler of an HttpServer:
 //   GET  /reports/{region}           cache-aside report, rate limited
@@ -46,7 +46,7 @@ public:
     {
         ReportCache &cache;
         ReportSource &source;
-        SlidingWindowLimiter &limiter;
+        RateLimits &rateLimits;
         const ClientIdentity &identity;
         const AddressRanges &rateLimitExempt; // never limited, never counted
         HealthCheck &health;

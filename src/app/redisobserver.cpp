@@ -5,7 +5,8 @@
 
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
+#include "ratelimit/ratelimits.h"
 #include "redis/redisrouter.h"
 #include "redis/redissubscriber.h"
 #include "service/service.h"
@@ -165,9 +166,11 @@ QCoro::Task<> RedisObserver::poll()
     s.region = m_region;
     s.reportKey = ReportCache::keyFor(m_region);
     s.limiterClient = m_client;
-    s.limiterKey = SlidingWindowLimiter::keyFor(m_client);
-    s.limit = m_service.limiter().limit();
-    s.windowMs = m_service.limiter().window().count();
+    s.limiterKey = RateLimiter::keyFor(m_client);
+    // The first limit of the report route (the window draws one lane so far).
+    const RateLimit &first = m_service.rateLimits().reports().policy().limits.first();
+    s.limit = first.limit;
+    s.windowMs = first.windowMs().count();
     s.freshTtlSeconds = m_service.cache().settings().ttl.count();
     s.computations = m_service.source().computations();
     s.computing = m_service.source().inFlight();

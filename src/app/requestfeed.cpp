@@ -22,6 +22,7 @@ void RequestFeed::finished(const RequestRecord &record)
     case Outcome::Stale: ++m_totals.stale; break;
     case Outcome::Bypass: ++m_totals.bypass; break;
     case Outcome::Limited: ++m_totals.limited; break;
+    case Outcome::Shadowed: ++m_totals.shadowed; break;
     case Outcome::Error: ++m_totals.errors; break;
     case Outcome::None:
         if (record.status >= 500)

@@ -32,6 +32,7 @@ public:
         quint64 stale = 0;
         quint64 bypass = 0;
         quint64 limited = 0;
+        quint64 shadowed = 0; // served, though a limit would have refused them (shadow mode)
         quint64 errors = 0;
     };
 

@@ -182,6 +182,27 @@ void ServiceHost::pauseRedis(int milliseconds)
     });
 }
 
+void ServiceHost::reload(const std::optional<ServiceOptions> &reread, const QString &problem)
+{
+    if (!m_worker)
+        return;
+    bool applied = false;
+    LiveSettings now;
+    QMetaObject::invokeMethod(
+        m_worker,
+        [worker = m_worker, &reread, &problem, &applied, &now] {
+            if (Service *service = worker->service()) {
+                applied = service->reload(reread, problem);
+                now = service->liveSettings();
+            }
+            if (RedisObserver *observer = worker->observer())
+                observer->pollSoon();
+        },
+        Qt::BlockingQueuedConnection);
+    if (applied)
+        m_options.apply(now);
+}
+
 void ServiceHost::applyLiveSettings(const LiveSettings &settings)
 {
     m_options.apply(settings);

@@ -45,6 +45,9 @@ public:
     void pauseRedis(int milliseconds);
     // Changes the running service's computation time, TTL and limit (waits until applied).
     void applyLiveSettings(const LiveSettings &settings);
+    // SIGHUP: hands the re-read options to the service (see Service::reload()); returns once it
+    // has them.
+    void reload(const std::optional<ServiceOptions> &reread, const QString &problem);
 
 Q_SIGNALS:
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);

@@ -11,7 +11,7 @@
 #include "http/addressranges.h"
 #include "http/clientidentity.h"
 #include "http/httpserver.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimits.h"
 #include "redis/redisrouter.h"
 #include "redis/redistls.h"
 
@@ -43,8 +43,8 @@ Service::Service(ServiceOptions options, QObject *parent)
     cacheSettings.staleWhileRevalidate = m_options.staleWhileRevalidate;
     cacheSettings.maxComputations = m_options.maxComputations;
     m_cache = std::make_unique<ReportCache>(*m_redis, *m_source, cacheSettings);
-    m_limiter = std::make_unique<SlidingWindowLimiter>(*m_redis, m_options.rateLimit, m_options.rateWindow);
-    m_limiter->setOnError(m_options.rateLimitOnError);
+    m_rateLimits = std::make_unique<RateLimits>(*m_redis, m_options.rateLimits, m_options.refreshRateLimits);
+    m_rateLimits->setOnError(m_options.rateLimitOnError);
     m_identity = std::make_unique<ClientIdentity>();
     for (const QString &proxy : std::as_const(m_options.trustedProxies))
         m_identity->addTrustedProxy(proxy);
@@ -59,8 +59,8 @@ Service::Service(ServiceOptions options, QObject *parent)
     limits.idleTimeout = m_options.idleTimeout;
     m_http->setLimits(limits);
     m_api = std::make_unique<ReportsApi>(*m_http,
-        ReportsApi::Components{*m_cache, *m_source, *m_limiter, *m_identity, *m_rateLimitExempt, *m_health,
-            {m_cache.get(), m_source.get(), m_limiter.get(), m_redis.get()}});
+        ReportsApi::Components{*m_cache, *m_source, *m_rateLimits, *m_identity, *m_rateLimitExempt, *m_health,
+            {m_cache.get(), m_source.get(), m_rateLimits.get(), m_redis.get(), &m_reloads}});
     m_api->setAccessLog(m_options.accessLog.value_or(m_options.headless));
     m_api->setAdminToken(m_options.adminToken);
 }
@@ -179,18 +179,66 @@ QCoro::Task<bool> Service::connectRedis(milliseconds startupTimeout)
     co_return true;
 }
 
-void Service::applyLiveSettings(const LiveSettings &settings)
+bool Service::applyLiveSettings(const LiveSettings &settings, QString *error)
 {
+    const QString problem = ServiceOptions::problemWith(settings);
+    if (!problem.isEmpty()) {
+        if (error)
+            *error = problem;
+        return false;
+    }
+    const bool limitsChanged = !ServiceOptions::sameRateLimits(settings, m_options.liveSettings());
     m_options.apply(settings);
     m_source->setDelay(settings.reportDelay);
     ReportCache::Settings cache = m_cache->settings();
     cache.ttl = settings.cacheTtl;
     m_cache->setSettings(cache);
-    m_limiter->setLimit(settings.rateLimit);
-    m_limiter->setWindow(settings.rateWindow);
-    qCInfo(lcService, "settings changed: report %lld ms, TTL %lld s, limit %d per %lld s",
-        qint64(settings.reportDelay.count()), qint64(settings.cacheTtl.count()), settings.rateLimit,
-        qint64(settings.rateWindow.count()));
+    if (limitsChanged) {
+        // All in one go, between two requests: none is decided by half of the change.
+        AddressRanges exempt;
+        for (const QString &range : settings.rateLimitExempt)
+            exempt.add(range);
+        *m_rateLimitExempt = exempt;
+        m_rateLimits->setPolicies(settings.rateLimits, settings.refreshRateLimits);
+    }
+    qCInfo(lcService).noquote() << QStringLiteral("settings: report %1 ms, TTL %2 s, limits %3%4")
+                                       .arg(settings.reportDelay.count())
+                                       .arg(settings.cacheTtl.count())
+                                       .arg(settings.rateLimits.describe(),
+                                           settings.rateLimitExempt.isEmpty() ? QString()
+                                                                              : QStringLiteral(", exempt ")
+                                                   + settings.rateLimitExempt.join(u' '));
+    return true;
+}
+
+bool Service::reload(const std::optional<ServiceOptions> &reread, const QString &problem)
+{
+    QString why = problem;
+    if (reread) {
+        // Only the rate-limit settings are taken: the rest keeps what the window or the start set.
+        LiveSettings settings = m_options.liveSettings();
+        settings.rateLimits = reread->rateLimits;
+        settings.refreshRateLimits = reread->refreshRateLimits;
+        settings.rateLimitExempt = reread->rateLimitExempt;
+        if (applyLiveSettings(settings, &why)) {
+            ++m_reloads.applied;
+            qCInfo(lcService).noquote()
+                << "reloaded"
+                << (reread->configFile.isEmpty() ? QStringLiteral("the options") : reread->configFile);
+            return true;
+        }
+    }
+    ++m_reloads.failed;
+    qCWarning(lcService).noquote() << "reload refused, the settings stay as they were:" << why;
+    return false;
+}
+
+void Service::Reloads::writeMetrics(MetricsWriter &out) const
+{
+    out.family("cachedash_config_reloads_total", "counter",
+        "Reloads asked by SIGHUP: applied, or failed (the old settings stayed).");
+    out.sample("cachedash_config_reloads_total", "result=\"applied\"", double(applied));
+    out.sample("cachedash_config_reloads_total", "result=\"failed\"", double(failed));
 }
 
 void Service::shutdown()

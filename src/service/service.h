@@ -20,7 +20,7 @@ class RedisServerProcess;
 class ReportCache;
 class ReportSource;
 class ReportsApi;
-class SlidingWindowLimiter;
+class RateLimits;
 
 // The reports service, whole: its Redis (one server, a cluster or a sentinel's master), the report source,
 // the cache, the limiter, the HTTP transport and the API that answers it, on the thread that creates it.
@@ -42,7 +42,14 @@ public:
     void shutdown();
 
     LiveSettings liveSettings() const { return m_options.liveSettings(); }
-    void applyLiveSettings(const LiveSettings &settings);
+    // Applies the settings at once: a request asked after this call sees all of them, one asked
+    // before none. Settings that do not hold (ServiceOptions::problemWith()) are refused, and the
+    // old ones kept: false, with *error.
+    bool applyLiveSettings(const LiveSettings &settings, QString *error = nullptr);
+    // SIGHUP: `reread` is the options read again (command line, environment, --config file), or
+    // nothing with `problem` saying why not. Applies their rate limits, algorithm, mode and
+    // exemptions, or keeps the old ones and logs why; counted in cachedash_config_reloads_total.
+    bool reload(const std::optional<ServiceOptions> &reread, const QString &problem);
 
     QString errorString() const { return m_error; }
     quint16 port() const { return m_port; }
@@ -55,7 +62,7 @@ public:
     RedisRouter &redis() { return *m_redis; }
     ReportSource &source() { return *m_source; }
     ReportCache &cache() { return *m_cache; }
-    SlidingWindowLimiter &limiter() { return *m_limiter; }
+    RateLimits &rateLimits() { return *m_rateLimits; }
     HttpServer &http() { return *m_http; }
     ReportsApi &api() { return *m_api; }
 
@@ -68,7 +75,7 @@ private:
     std::unique_ptr<RedisRouter> m_redis;
     std::unique_ptr<ReportSource> m_source;
     std::unique_ptr<ReportCache> m_cache;
-    std::unique_ptr<SlidingWindowLimiter> m_limiter;
+    std::unique_ptr<RateLimits> m_rateLimits;
     std::unique_ptr<ClientIdentity> m_identity;
     std::unique_ptr<AddressRanges> m_rateLimitExempt;
     std::unique_ptr<RedisHealthCheck> m_health;
@@ -78,6 +85,12 @@ private:
     QString m_error;
     QString m_tlsError; // the TLS files of a rediss:// URL could not be used
     quint16 m_port = 0;
+    struct Reloads : MetricsSource
+    {
+        quint64 applied = 0;
+        quint64 failed = 0;
+        void writeMetrics(MetricsWriter &out) const override;
+    } m_reloads;
     bool m_shutDown = false;
 };
 

@@ -6,6 +6,7 @@
 
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QSettings>
 #include <QVariantMap>
 
 using namespace std::chrono;
@@ -15,7 +16,7 @@ namespace Cachedash {
 namespace {
 
 // Where each option's value comes from; the first that has it wins: the command line, then the
-// environment (CACHEDASH_<NAME>), then the window's saved settings.
+// environment (CACHEDASH_<NAME>), then the --config file, then the window's saved settings.
 class OptionSources
 {
 public:
@@ -24,10 +25,18 @@ public:
         QString text;
         QString origin; // how to name it in an error: --port, CACHEDASH_PORT, the saved setting
     };
+    struct Values
+    {
+        QStringList texts;
+        QString origin;
+    };
 
-    OptionSources(const QCommandLineParser &parser, const QProcessEnvironment &env, const QVariantMap &saved)
+    OptionSources(const QCommandLineParser &parser, const QProcessEnvironment &env, const QVariantMap &file,
+        const QString &fileName, const QVariantMap &saved)
         : m_parser(parser)
         , m_env(env)
+        , m_file(file)
+        , m_fileName(fileName)
         , m_saved(saved)
     { }
 
@@ -36,14 +45,33 @@ public:
         return QStringLiteral("CACHEDASH_") + option.toUpper().replace(u'-', u'_');
     }
 
+    // An INI value with commas reads as a list: for a single value, the commas are put back.
+    static QString text(const QVariant &v)
+    {
+        return v.typeId() == QMetaType::QStringList ? v.toStringList().join(u',') : v.toString();
+    }
+    static QStringList texts(const QVariant &v)
+    {
+        if (v.typeId() == QMetaType::QStringList)
+            return v.toStringList();
+        QStringList out;
+        for (const QString &part : v.toString().split(u',', Qt::SkipEmptyParts))
+            out << part.trimmed();
+        return out;
+    }
+
+    QString fileOrigin(const QString &name) const { return QStringLiteral("%1 in %2").arg(name, m_fileName); }
+
     std::optional<Value> value(const QString &name) const
     {
         if (m_parser.isSet(name))
             return Value{m_parser.value(name), QStringLiteral("--") + name};
         if (m_env.contains(envName(name)))
             return Value{m_env.value(envName(name)), envName(name)};
+        if (m_file.contains(name))
+            return Value{text(m_file.value(name)), fileOrigin(name)};
         if (m_saved.contains(name))
-            return Value{m_saved.value(name).toString(), QStringLiteral("the saved setting %1").arg(name)};
+            return Value{text(m_saved.value(name)), QStringLiteral("the saved setting %1").arg(name)};
         return std::nullopt;
     }
 
@@ -51,16 +79,22 @@ public:
     {
         if (m_parser.isSet(name))
             return true;
-        const QString v = m_env.value(envName(name)).toLower();
+        QString v = m_env.value(envName(name)).toLower();
+        if (!m_env.contains(envName(name)) && m_file.contains(name))
+            v = text(m_file.value(name)).toLower();
         return v == u"1" || v == u"true" || v == u"on" || v == u"yes";
     }
 
-    QStringList values(const QString &name) const
+    Values values(const QString &name) const
     {
         if (m_parser.isSet(name))
-            return m_parser.values(name);
+            return {m_parser.values(name), QStringLiteral("--") + name};
         if (m_env.contains(envName(name)))
-            return m_env.value(envName(name)).split(u',', Qt::SkipEmptyParts);
+            return {texts(m_env.value(envName(name))), envName(name)};
+        if (m_file.contains(name))
+            return {texts(m_file.value(name)), fileOrigin(name)};
+        if (m_saved.contains(name))
+            return {texts(m_saved.value(name)), QStringLiteral("the saved setting %1").arg(name)};
         return {};
     }
 
@@ -87,20 +121,56 @@ public:
 private:
     const QCommandLineParser &m_parser;
     const QProcessEnvironment &m_env;
+    const QVariantMap &m_file;
+    const QString &m_fileName;
     const QVariantMap &m_saved;
 };
 
+// Reads an INI file of options: keys named as the options, outside any section.
+std::optional<QVariantMap> readConfigFile(const QString &path, const QStringList &known, QString *error)
+{
+    const QFileInfo info(path);
+    if (!info.isFile() || !info.isReadable()) {
+        *error = QStringLiteral("%1 is not a readable file").arg(path.left(200));
+        return std::nullopt;
+    }
+    QSettings ini(path, QSettings::IniFormat);
+    if (ini.status() != QSettings::NoError) {
+        *error = QStringLiteral("%1 is not an INI file (name = value lines)").arg(path.left(200));
+        return std::nullopt;
+    }
+    QVariantMap values;
+    for (const QString &key : ini.allKeys()) {
+        if (!known.contains(key) || key == u"config") {
+            *error = QStringLiteral("%1: \"%2\" is not an option (the keys are the options' names, "
+                                    "such as rate-limit or cache-ttl, outside any [section])")
+                         .arg(path.left(200), key.left(60));
+            return std::nullopt;
+        }
+        values.insert(key, ini.value(key));
+    }
+    return values;
+}
+
 } // namespace
 
-void ServiceOptions::addTo(QCommandLineParser &parser)
+namespace {
+
+QList<QCommandLineOption> declaredOptions()
 {
-    parser.addOption(QCommandLineOption(
+    QList<QCommandLineOption> options;
+    options.append(QCommandLineOption(QStringLiteral("config"),
+        QStringLiteral("Read options from this INI file (keys named as the options: rate-limit = "
+                       "5/10s, 100/1h). The command line and the environment come first. SIGHUP "
+                       "re-reads it and applies its rate limits, algorithm, mode and exemptions."),
+        QStringLiteral("file")));
+    options.append(QCommandLineOption(
         QStringLiteral("headless"), QStringLiteral("Run the HTTP service without a window.")));
-    parser.addOption(QCommandLineOption(QStringLiteral("bind"),
+    options.append(QCommandLineOption(QStringLiteral("bind"),
         QStringLiteral("Address to listen on (default 127.0.0.1)."), QStringLiteral("address")));
-    parser.addOption(QCommandLineOption(QStringLiteral("port"),
+    options.append(QCommandLineOption(QStringLiteral("port"),
         QStringLiteral("Port to listen on; 0 picks a free one (default 8000)."), QStringLiteral("port")));
-    parser.addOption(QCommandLineOption(QStringLiteral("redis-url"),
+    options.append(QCommandLineOption(QStringLiteral("redis-url"),
         QStringLiteral("Redis to use: redis://[[user]:password@]host[:port][,host:port...][/db] "
                        "(a server, or any node of a Redis Cluster), "
                        "redis+sentinel://[[user]:password@]host:port[,host:port...]/MASTER_NAME[/db] or "
@@ -109,83 +179,115 @@ void ServiceOptions::addTo(QCommandLineParser &parser)
                        "rediss+sentinel://..., the same forms (to every node, sentinel and master; "
                        "see --redis-ca-cert)."),
         QStringLiteral("url")));
-    parser.addOption(QCommandLineOption(QStringLiteral("redis-ca-cert"),
+    options.append(QCommandLineOption(QStringLiteral("redis-ca-cert"),
         QStringLiteral("For rediss://: trust the CAs in this PEM file instead of the system's."),
         QStringLiteral("file")));
-    parser.addOption(QCommandLineOption(QStringLiteral("redis-client-cert"),
+    options.append(QCommandLineOption(QStringLiteral("redis-client-cert"),
         QStringLiteral("For rediss://: present this PEM certificate to the server (mutual TLS; "
                        "with --redis-client-key)."),
         QStringLiteral("file")));
-    parser.addOption(QCommandLineOption(QStringLiteral("redis-client-key"),
+    options.append(QCommandLineOption(QStringLiteral("redis-client-key"),
         QStringLiteral("For rediss://: the private key (PEM, not encrypted) of --redis-client-cert."),
         QStringLiteral("file")));
-    parser.addOption(QCommandLineOption(QStringLiteral("redis-insecure-skip-tls-verify"),
+    options.append(QCommandLineOption(QStringLiteral("redis-insecure-skip-tls-verify"),
         QStringLiteral("For rediss://: accept any certificate for any name. Anyone on the path can "
                        "then read and change the traffic; for testing only, and logged on every connect.")));
-    parser.addOption(QCommandLineOption(QStringLiteral("private-redis"),
+    options.append(QCommandLineOption(QStringLiteral("private-redis"),
         QStringLiteral("Start a private redis-server (loopback, no persistence) instead of using one. "
                        "This happens anyway when no URL is given and nothing answers at "
                        "redis://127.0.0.1:6379.")));
-    parser.addOption(QCommandLineOption(QStringLiteral("redis-timeout-ms"),
+    options.append(QCommandLineOption(QStringLiteral("redis-timeout-ms"),
         QStringLiteral("Timeout of each Redis command in milliseconds (default 1000)."),
         QStringLiteral("ms")));
-    parser.addOption(QCommandLineOption(QStringLiteral("report-delay-ms"),
+    options.append(QCommandLineOption(QStringLiteral("report-delay-ms"),
         QStringLiteral("How long the simulated report computation takes (default 1500)."),
         QStringLiteral("ms")));
-    parser.addOption(QCommandLineOption(QStringLiteral("cache-ttl"),
+    options.append(QCommandLineOption(QStringLiteral("cache-ttl"),
         QStringLiteral("Seconds a cached report lives (default 30)."), QStringLiteral("seconds")));
-    parser.addOption(QCommandLineOption(QStringLiteral("cache-ttl-jitter"),
+    options.append(QCommandLineOption(QStringLiteral("cache-ttl-jitter"),
         QStringLiteral("Add a random 0 to SECONDS to each report's TTL, so that reports "
                        "written together do not expire together (default 0)."),
         QStringLiteral("seconds")));
-    parser.addOption(QCommandLineOption(QStringLiteral("stale-while-revalidate"),
+    options.append(QCommandLineOption(QStringLiteral("stale-while-revalidate"),
         QStringLiteral("For SECONDS after a report expires, serve it (X-Cache: STALE) while one "
                        "background recomputation runs (default 0: off)."),
         QStringLiteral("seconds")));
-    parser.addOption(QCommandLineOption(QStringLiteral("rate-limit"),
-        QStringLiteral("Requests admitted per client per window (default 5)."), QStringLiteral("n")));
-    parser.addOption(QCommandLineOption(QStringLiteral("rate-window"),
-        QStringLiteral("Length of the sliding window in seconds (default 10)."), QStringLiteral("seconds")));
-    parser.addOption(QCommandLineOption(QStringLiteral("rate-limit-on-error"),
+    options.append(QCommandLineOption(QStringLiteral("rate-limit"),
+        QStringLiteral("A limit on GET /reports/{region} per client: N/DURATION, DURATION in s, m, h "
+                       "or d (5/10s, 100/1h; repeatable: every limit must admit a request). A bare N "
+                       "means N per --rate-window. Default 5/10s."),
+        QStringLiteral("n/duration")));
+    options.append(QCommandLineOption(QStringLiteral("rate-window"),
+        QStringLiteral("The window of a bare --rate-limit N, in seconds (default 10)."),
+        QStringLiteral("seconds")));
+    options.append(QCommandLineOption(QStringLiteral("refresh-rate-limit"),
+        QStringLiteral("A limit on POST /reports/{region}/refresh per client, as --rate-limit "
+                       "(repeatable; default none)."),
+        QStringLiteral("n/duration")));
+    options.append(QCommandLineOption(QStringLiteral("rate-algorithm"),
+        QStringLiteral("How limits are counted: sliding-log (default; exact, one entry per request), "
+                       "gcra (exact, one number per limit) or sliding-window-counter (approximate, "
+                       "two counters per limit)."),
+        QStringLiteral("name")));
+    options.append(QCommandLineOption(QStringLiteral("rate-limit-mode"),
+        QStringLiteral("enforce (default) refuses with 429; shadow refuses nothing, and logs and "
+                       "counts what it would have refused."),
+        QStringLiteral("enforce|shadow")));
+    options.append(QCommandLineOption(QStringLiteral("rate-limit-on-error"),
         QStringLiteral("What the limiter does when Redis cannot answer: allow (default) or deny."),
         QStringLiteral("allow|deny")));
-    parser.addOption(QCommandLineOption(QStringLiteral("admin-token"),
+    options.append(QCommandLineOption(QStringLiteral("admin-token"),
         QStringLiteral(
             "Require \"Authorization: Bearer TOKEN\" on POST /reports/{region}/refresh and on "
             "/ratelimit/{client} "
             "(at least 16 characters; better given as CACHEDASH_ADMIN_TOKEN than on the command line)."),
         QStringLiteral("token")));
-    parser.addOption(QCommandLineOption(QStringLiteral("rate-limit-exempt"),
+    options.append(QCommandLineOption(QStringLiteral("rate-limit-exempt"),
         QStringLiteral("An address or CIDR range never rate limited, nor counted (repeatable)."),
         QStringLiteral("cidr")));
-    parser.addOption(QCommandLineOption(QStringLiteral("trusted-proxy"),
+    options.append(QCommandLineOption(QStringLiteral("trusted-proxy"),
         QStringLiteral("A proxy address or CIDR range whose X-Forwarded-For is believed (repeatable)."),
         QStringLiteral("cidr")));
-    parser.addOption(QCommandLineOption(QStringLiteral("max-connections"),
+    options.append(QCommandLineOption(QStringLiteral("max-connections"),
         QStringLiteral("Open HTTP connections at most; beyond, the longest idle one is closed to make "
                        "room, or the new one gets 503 (default 4096)."),
         QStringLiteral("n")));
-    parser.addOption(QCommandLineOption(QStringLiteral("max-computations"),
+    options.append(QCommandLineOption(QStringLiteral("max-computations"),
         QStringLiteral("Distinct reports computed at once at most; a miss beyond gets 503 with "
                        "Retry-After (default 100)."),
         QStringLiteral("n")));
-    parser.addOption(QCommandLineOption(QStringLiteral("request-timeout-ms"),
+    options.append(QCommandLineOption(QStringLiteral("request-timeout-ms"),
         QStringLiteral("A request must arrive whole within this many milliseconds of its first byte, "
                        "else 408 (default 10000)."),
         QStringLiteral("ms")));
-    parser.addOption(QCommandLineOption(QStringLiteral("idle-timeout-ms"),
+    options.append(QCommandLineOption(QStringLiteral("idle-timeout-ms"),
         QStringLiteral("An idle keep-alive connection is closed after this many milliseconds "
                        "(default 30000)."),
         QStringLiteral("ms")));
-    parser.addOption(QCommandLineOption(QStringLiteral("access-log"),
+    options.append(QCommandLineOption(QStringLiteral("access-log"),
         QStringLiteral("Log one line per request: on or off (default on when headless)."),
         QStringLiteral("on|off")));
+    return options;
+}
+
+} // namespace
+
+void ServiceOptions::addTo(QCommandLineParser &parser)
+{
+    parser.addOptions(declaredOptions());
+}
+
+QStringList ServiceOptions::optionNames()
+{
+    QStringList names;
+    for (const QCommandLineOption &option : declaredOptions())
+        names += option.names();
+    return names;
 }
 
 std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &parser,
     const QProcessEnvironment &env, const QVariantMap &saved, QString *error)
 {
-    const OptionSources in(parser, env, saved);
     ServiceOptions o;
     QString problem;
     auto fail = [&](const QString &message) -> std::optional<ServiceOptions> {
@@ -193,6 +295,20 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
             *error = message;
         return std::nullopt;
     };
+
+    // The config file: --config, else CACHEDASH_CONFIG.
+    QVariantMap file;
+    if (parser.isSet(QStringLiteral("config")))
+        o.configFile = parser.value(QStringLiteral("config"));
+    else
+        o.configFile = env.value(QStringLiteral("CACHEDASH_CONFIG"));
+    if (!o.configFile.isEmpty()) {
+        const auto read = readConfigFile(o.configFile, optionNames(), &problem);
+        if (!read)
+            return fail(QStringLiteral("--config: %1").arg(problem));
+        file = *read;
+    }
+    const OptionSources in(parser, env, file, o.configFile, saved);
 
     o.headless = in.flag(QStringLiteral("headless"));
     o.privateRedis = in.flag(QStringLiteral("private-redis"));
@@ -287,10 +403,6 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         {"stale-while-revalidate", 0, 86'400,
             [](const ServiceOptions &x) -> qint64 { return x.staleWhileRevalidate.count(); },
             [](ServiceOptions &x, qint64 v) { x.staleWhileRevalidate = seconds(v); }},
-        {"rate-limit", 1, 1'000'000'000, [](const ServiceOptions &x) -> qint64 { return x.rateLimit; },
-            [](ServiceOptions &x, qint64 v) { x.rateLimit = int(v); }},
-        {"rate-window", 1, 86'400, [](const ServiceOptions &x) -> qint64 { return x.rateWindow.count(); },
-            [](ServiceOptions &x, qint64 v) { x.rateWindow = seconds(v); }},
         {"max-connections", 1, 1'000'000, [](const ServiceOptions &x) -> qint64 { return x.maxConnections; },
             [](ServiceOptions &x, qint64 v) { x.maxConnections = int(v); }},
         {"max-computations", 1, 1'000'000,
@@ -310,11 +422,49 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         option.set(o, value);
     }
 
+    // The limits: N/DURATION each, or a bare N per --rate-window.
+    qint64 rateWindow = 10;
+    if (!in.readInt(QStringLiteral("rate-window"), 1, 86'400, rateWindow, error))
+        return std::nullopt;
+    const auto readLimits = [&](const QString &name, std::optional<seconds> bare, QList<RateLimit> &out) {
+        const OptionSources::Values given = in.values(name);
+        if (given.texts.isEmpty())
+            return true;
+        out.clear();
+        for (const QString &text : given.texts) {
+            const auto limit = RateLimit::parse(text, bare, &problem);
+            if (!limit) {
+                problem = QStringLiteral("%1: %2").arg(given.origin, problem);
+                return false;
+            }
+            out.append(*limit);
+        }
+        return true;
+    };
+    o.rateLimits.limits = {{5, seconds(rateWindow)}};
+    if (!readLimits(QStringLiteral("rate-limit"), seconds(rateWindow), o.rateLimits.limits)
+        || !readLimits(QStringLiteral("refresh-rate-limit"), std::nullopt, o.refreshRateLimits))
+        return fail(problem);
+    if (const auto algorithm = in.value(QStringLiteral("rate-algorithm"))) {
+        const auto a = algorithmFromName(algorithm->text);
+        if (!a)
+            return fail(QStringLiteral("%1 must be sliding-log, gcra or sliding-window-counter (got \"%2\")")
+                            .arg(algorithm->origin, algorithm->text.left(40)));
+        o.rateLimits.algorithm = *a;
+    }
+    if (const auto mode = in.value(QStringLiteral("rate-limit-mode"))) {
+        const auto m = modeFromName(mode->text);
+        if (!m)
+            return fail(QStringLiteral("%1 must be enforce or shadow (got \"%2\")")
+                            .arg(mode->origin, mode->text.left(40)));
+        o.rateLimits.mode = *m;
+    }
+
     if (const auto policy = in.value(QStringLiteral("rate-limit-on-error"))) {
         if (policy->text == u"allow")
-            o.rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
+            o.rateLimitOnError = RateLimiter::OnError::Allow;
         else if (policy->text == u"deny")
-            o.rateLimitOnError = SlidingWindowLimiter::OnError::Deny;
+            o.rateLimitOnError = RateLimiter::OnError::Deny;
         else
             return fail(QStringLiteral("%1 must be allow or deny (got \"%2\")")
                             .arg(policy->origin, policy->text.left(40)));
@@ -326,17 +476,17 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
                 QStringLiteral("%1 must be at least 16 characters, without spaces").arg(token->origin));
         o.adminToken = trimmed.toUtf8();
     }
-    o.trustedProxies = in.values(QStringLiteral("trusted-proxy"));
+    o.trustedProxies = in.values(QStringLiteral("trusted-proxy")).texts;
     for (const QString &proxy : std::as_const(o.trustedProxies)) {
         ClientIdentity check;
         if (!check.addTrustedProxy(proxy, &problem))
             return fail(QStringLiteral("trusted proxy: %1").arg(problem));
     }
-    o.rateLimitExempt = in.values(QStringLiteral("rate-limit-exempt"));
-    for (const QString &range : std::as_const(o.rateLimitExempt)) {
-        if (!AddressRanges().add(range, &problem))
-            return fail(QStringLiteral("--rate-limit-exempt: %1").arg(problem));
-    }
+    const OptionSources::Values exempt = in.values(QStringLiteral("rate-limit-exempt"));
+    o.rateLimitExempt = exempt.texts;
+    problem = problemWith(o.liveSettings());
+    if (!problem.isEmpty())
+        return fail(problem);
     if (const auto log = in.value(QStringLiteral("access-log"))) {
         const QString v = log->text.toLower();
         if (v == u"on" || v == u"true" || v == u"1")
@@ -348,6 +498,39 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
                 QStringLiteral("%1 must be on or off (got \"%2\")").arg(log->origin, log->text.left(40)));
     }
     return o;
+}
+
+QString ServiceOptions::problemWith(const LiveSettings &settings)
+{
+    const auto check = [](const QList<RateLimit> &limits, const RateLimitPolicy &policy, const char *option) {
+        for (qsizetype i = 0; i < limits.size(); ++i) {
+            for (qsizetype k = 0; k < i; ++k) {
+                if (limits[k].window == limits[i].window)
+                    return QStringLiteral("--%1: %2 and %3 have the same window: keep one")
+                        .arg(QLatin1String(option), limits[k].text(), limits[i].text());
+            }
+            // The counter's arithmetic stays exact in a double while N x W (ms) <= 2^53.
+            if (policy.algorithm == RateAlgorithm::SlidingWindowCounter
+                && double(limits[i].limit) * double(limits[i].windowMs().count()) > 9007199254740992.0)
+                return QStringLiteral("--%1 %2 is too large for sliding-window-counter: N x window must "
+                                      "stay within 2^53 ms (about 1000000000/2h)")
+                    .arg(QLatin1String(option), limits[i].text());
+        }
+        return QString();
+    };
+    if (settings.rateLimits.limits.isEmpty())
+        return QStringLiteral("--rate-limit: the report route needs at least one limit");
+    QString problem = check(settings.rateLimits.limits, settings.rateLimits, "rate-limit");
+    if (problem.isEmpty())
+        problem = check(settings.refreshRateLimits, settings.rateLimits, "refresh-rate-limit");
+    if (!problem.isEmpty())
+        return problem;
+    AddressRanges ranges;
+    for (const QString &range : settings.rateLimitExempt) {
+        if (!ranges.add(range, &problem))
+            return QStringLiteral("--rate-limit-exempt: %1").arg(problem);
+    }
+    return QString();
 }
 
 } // namespace Cachedash

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
+#include "ratelimit/ratelimitpolicy.h"
 #include "redis/redistls.h"
 #include "redis/redisurl.h"
 
@@ -17,13 +18,15 @@ class QCommandLineParser;
 
 namespace Cachedash {
 
-// What can change while the service runs (the window's Settings dialog).
+// What can change while the service runs (the window's Settings dialog; the rate-limit part also
+// by SIGHUP, which re-reads --config).
 struct LiveSettings
 {
     std::chrono::milliseconds reportDelay;
     std::chrono::seconds cacheTtl;
-    int rateLimit;
-    std::chrono::seconds rateWindow;
+    RateLimitPolicy rateLimits;
+    QList<RateLimit> refreshRateLimits;
+    QStringList rateLimitExempt;
 };
 
 // Everything the service can be told, with the defaults of the original tutorial.
@@ -38,9 +41,12 @@ struct ServiceOptions
     std::chrono::seconds cacheTtl{30};
     std::chrono::seconds cacheTtlJitter{0};
     std::chrono::seconds staleWhileRevalidate{0};
-    int rateLimit = 5;
-    std::chrono::seconds rateWindow{10};
-    SlidingWindowLimiter::OnError rateLimitOnError = SlidingWindowLimiter::OnError::Allow;
+    // The report route's limits, algorithm and mode (--rate-limit, --rate-algorithm,
+    // --rate-limit-mode); the refresh route's limits (--refresh-rate-limit, none by default) are
+    // counted by the same algorithm in the same mode.
+    RateLimitPolicy rateLimits{{{5, std::chrono::seconds(10)}}};
+    QList<RateLimit> refreshRateLimits;
+    RateLimiter::OnError rateLimitOnError = RateLimiter::OnError::Allow;
     QStringList trustedProxies;
     QStringList rateLimitExempt; // addresses and CIDR ranges never limited
     QByteArray adminToken; // empty: refresh is open to anyone who can reach the service
@@ -52,22 +58,38 @@ struct ServiceOptions
     std::chrono::milliseconds idleTimeout{30'000}; // a keep-alive connection may idle this long
     bool headless = false;
     std::optional<bool> accessLog; // unset: on when headless, off in the window
+    QString configFile; // --config: an INI file of options, re-read on SIGHUP
 
-    LiveSettings liveSettings() const { return {reportDelay, cacheTtl, rateLimit, rateWindow}; }
+    LiveSettings liveSettings() const
+    {
+        return {reportDelay, cacheTtl, rateLimits, refreshRateLimits, rateLimitExempt};
+    }
     // Takes the live settings over: the one place that copies them.
     void apply(const LiveSettings &settings)
     {
         reportDelay = settings.reportDelay;
         cacheTtl = settings.cacheTtl;
-        rateLimit = settings.rateLimit;
-        rateWindow = settings.rateWindow;
+        rateLimits = settings.rateLimits;
+        refreshRateLimits = settings.refreshRateLimits;
+        rateLimitExempt = settings.rateLimitExempt;
     }
+    // Whether the rate-limit settings (limits, algorithm, mode, exemptions) differ.
+    static bool sameRateLimits(const LiveSettings &a, const LiveSettings &b)
+    {
+        return a.rateLimits == b.rateLimits && a.refreshRateLimits == b.refreshRateLimits
+            && a.rateLimitExempt == b.rateLimitExempt;
+    }
+    // Checks the rate-limit settings as the options do: nothing, or why they cannot be used.
+    static QString problemWith(const LiveSettings &settings);
 
     // Declares the command-line options on a parser.
     static void addTo(QCommandLineParser &parser);
+    // Every option's name, as the config file may use them.
+    static QStringList optionNames();
     // Reads the options. Each comes from the command line, else from the environment variable
     // CACHEDASH_<NAME> (--report-delay-ms: CACHEDASH_REPORT_DELAY_MS; REDIS_URL also works for the
-    // URL), else from `saved` (the window's saved settings, keyed by option name), else its default.
+    // URL), else from the --config file (an INI file, keys named as the options), else from `saved`
+    // (the window's saved settings, keyed by option name), else its default.
     // Returns nothing and sets *error, naming the option's origin, for an invalid value.
     static std::optional<ServiceOptions> from(const QCommandLineParser &parser,
         const QProcessEnvironment &env, const QVariantMap &saved, QString *error);

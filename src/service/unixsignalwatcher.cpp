@@ -32,18 +32,24 @@ UnixSignalWatcher::UnixSignalWatcher(QObject *parent)
     action.sa_flags = SA_RESTART;
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
+    ::sigaction(SIGHUP, &action, nullptr);
 }
 
 UnixSignalWatcher::~UnixSignalWatcher()
 {
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGHUP, SIG_DFL);
 }
 
 void UnixSignalWatcher::onReadable()
 {
     unsigned char byte = 0;
-    if (::read(g_pipe[1], &byte, 1) == 1)
+    if (::read(g_pipe[1], &byte, 1) != 1)
+        return;
+    if (int(byte) == SIGHUP)
+        Q_EMIT reloadRequested();
+    else
         Q_EMIT terminationRequested(int(byte));
 }
 

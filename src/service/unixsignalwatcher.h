@@ -7,8 +7,8 @@ class QSocketNotifier;
 
 namespace Cachedash {
 
-// Turns SIGINT and SIGTERM into a Qt signal on the event loop (the self-pipe pattern): the
-// handler only writes one byte, and everything else happens in ordinary code.
+// Turns SIGINT and SIGTERM (and SIGHUP) into Qt signals on the event loop (the self-pipe pattern):
+// the handler only writes one byte, and everything else happens in ordinary code.
 class UnixSignalWatcher : public QObject
 {
     Q_OBJECT
@@ -19,6 +19,8 @@ public:
 
 Q_SIGNALS:
     void terminationRequested(int signalNumber);
+    // SIGHUP: read the configuration again.
+    void reloadRequested();
 
 private:
     void onReadable();

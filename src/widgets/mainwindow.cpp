@@ -39,6 +39,7 @@ LatencyChart::Kind kindOf(Outcome outcome)
     case Outcome::Miss:
     case Outcome::Bypass: return LatencyChart::Kind::Miss;
     case Outcome::Limited: return LatencyChart::Kind::Limited;
+    case Outcome::Shadowed:
     case Outcome::None:
     case Outcome::Error: break;
     }
@@ -113,7 +114,7 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     filters->setContentsMargins(8, 0, 0, 0);
     auto *group = new QButtonGroup(this);
     const std::optional<Outcome> outcomes[] = {std::nullopt, Outcome::Hit, Outcome::Miss, Outcome::Stale,
-        Outcome::Bypass, Outcome::Limited, Outcome::Error};
+        Outcome::Bypass, Outcome::Limited, Outcome::Shadowed, Outcome::Error};
     for (const std::optional<Outcome> outcome : outcomes) {
         const QString name = outcome ? QString::fromLatin1(outcomeName(*outcome)) : tr("All");
         auto *button = new QToolButton(m_ui->filterButtons);
@@ -311,11 +312,13 @@ void MainWindow::explain(const RequestRecord &r)
     else if (r.outcome == Outcome::Bypass)
         text = tr("<b>Bypass</b>: Redis did not answer, so the report was computed directly and not stored.");
     else if (r.outcome == Outcome::Limited)
-        text = tr("<b>429</b>: %1 requests in the last %2 s already. Retry-After (%3 s) is when the oldest "
-                  "of them leaves the window.")
-                   .arg(m_host.options().rateLimit)
-                   .arg(m_host.options().rateWindow.count())
+        text = tr("<b>429</b>: a limit (%1) was full. Retry-After (%2 s) is when every limit admits again.")
+                   .arg(m_host.options().rateLimits.describe().toHtmlEscaped())
                    .arg(r.retryAfterSeconds);
+    else if (r.outcome == Outcome::Shadowed)
+        text = tr("<b>Shadow</b>: a limit (%1) would have refused this request; shadow mode served it "
+                  "and counted it apart.")
+                   .arg(m_host.options().rateLimits.describe().toHtmlEscaped());
     else if (r.method == "POST" && r.status == 200)
         text = tr("<b>Invalidated</b>: %1 was deleted, so the next fetch is a miss.").arg(key);
     if (!text.isEmpty())
@@ -424,14 +427,15 @@ void MainWindow::updateCounters()
         : QStringLiteral("–");
     m_ui->countersLabel->setText(
         tr("report lookups: hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
-           "429s <b>%5</b> · bypassed <b>%6</b> · computations <b>%7</b> · all requests <b>%1</b>")
+           "429s <b>%5</b>%8 · bypassed <b>%6</b> · computations <b>%7</b> · all requests <b>%1</b>")
             .arg(t.requests)
             .arg(t.hits + t.stale)
             .arg(t.misses)
             .arg(ratio)
             .arg(t.limited)
             .arg(t.bypass)
-            .arg(m_snapshot.computations));
+            .arg(m_snapshot.computations)
+            .arg(t.shadowed ? tr(" · shadowed <b>%1</b>").arg(t.shadowed) : QString()));
     if (m_latency.count() > 0)
         m_ui->percentileLabel->setText(
             tr("p50 <b>%1</b> · p99 <b>%2</b>")
@@ -441,11 +445,10 @@ void MainWindow::updateCounters()
 void MainWindow::showSettings()
 {
     const ServiceOptions &o = m_host.options();
-    m_ui->settingsLabel->setText(tr("report %1 ms · TTL %2 s · limit %3 per %4 s")
+    m_ui->settingsLabel->setText(tr("report %1 ms · TTL %2 s · limits %3")
                                      .arg(o.reportDelay.count())
                                      .arg(o.cacheTtl.count())
-                                     .arg(o.rateLimit)
-                                     .arg(o.rateWindow.count()));
+                                     .arg(o.rateLimits.describe()));
 }
 
 void MainWindow::editSettings()
@@ -456,20 +459,55 @@ void MainWindow::editSettings()
     const ServiceOptions &o = m_host.options();
     form.delaySpin->setValue(int(o.reportDelay.count()));
     form.ttlSpin->setValue(int(o.cacheTtl.count()));
-    form.limitSpin->setValue(o.rateLimit);
-    form.windowSpin->setValue(int(o.rateWindow.count()));
+    form.limitsEdit->setText(RateLimit::listText(o.rateLimits.limits));
+    form.refreshLimitsEdit->setText(RateLimit::listText(o.refreshRateLimits));
+    for (RateAlgorithm a :
+        {RateAlgorithm::SlidingLog, RateAlgorithm::Gcra, RateAlgorithm::SlidingWindowCounter})
+        form.algorithmCombo->addItem(algorithmName(a), int(a));
+    form.algorithmCombo->setCurrentIndex(int(o.rateLimits.algorithm));
+    for (RateLimitMode m : {RateLimitMode::Enforce, RateLimitMode::Shadow})
+        form.modeCombo->addItem(modeName(m), int(m));
+    form.modeCombo->setCurrentIndex(int(o.rateLimits.mode));
+    form.exemptEdit->setText(o.rateLimitExempt.join(QStringLiteral(", ")));
+    form.problemLabel->setStyleSheet(QStringLiteral("color: palette(highlight)"));
+    LiveSettings settings = o.liveSettings();
+    // OK applies only settings that hold; otherwise the dialog stays, saying why.
+    connect(form.buttons, &QDialogButtonBox::accepted, &dialog, [&] {
+        QString problem;
+        const auto limits = RateLimit::parseList(form.limitsEdit->text(), &problem);
+        const auto refresh
+            = limits ? RateLimit::parseList(form.refreshLimitsEdit->text(), &problem) : std::nullopt;
+        if (limits && refresh) {
+            settings.reportDelay = std::chrono::milliseconds(form.delaySpin->value());
+            settings.cacheTtl = std::chrono::seconds(form.ttlSpin->value());
+            settings.rateLimits = {*limits, RateAlgorithm(form.algorithmCombo->currentData().toInt()),
+                RateLimitMode(form.modeCombo->currentData().toInt())};
+            settings.refreshRateLimits = *refresh;
+            settings.rateLimitExempt.clear();
+            for (const QString &range : form.exemptEdit->text().split(u',', Qt::SkipEmptyParts))
+                settings.rateLimitExempt << range.trimmed();
+            problem = ServiceOptions::problemWith(settings);
+        }
+        if (!problem.isEmpty()) {
+            form.problemLabel->setText(problem);
+            form.problemLabel->setVisible(true);
+            return;
+        }
+        dialog.accept();
+    });
     if (dialog.exec() != QDialog::Accepted)
         return;
-    const LiveSettings settings{std::chrono::milliseconds(form.delaySpin->value()),
-        std::chrono::seconds(form.ttlSpin->value()), form.limitSpin->value(),
-        std::chrono::seconds(form.windowSpin->value())};
     m_host.applyLiveSettings(settings);
     QSettings saved;
     saved.beginGroup(QStringLiteral("service"));
     saved.setValue(QStringLiteral("report-delay-ms"), qint64(settings.reportDelay.count()));
     saved.setValue(QStringLiteral("cache-ttl"), qint64(settings.cacheTtl.count()));
-    saved.setValue(QStringLiteral("rate-limit"), settings.rateLimit);
-    saved.setValue(QStringLiteral("rate-window"), qint64(settings.rateWindow.count()));
+    saved.setValue(QStringLiteral("rate-limit"), RateLimit::listText(settings.rateLimits.limits));
+    saved.remove(QStringLiteral("rate-window"));
+    saved.setValue(QStringLiteral("refresh-rate-limit"), RateLimit::listText(settings.refreshRateLimits));
+    saved.setValue(QStringLiteral("rate-algorithm"), algorithmName(settings.rateLimits.algorithm));
+    saved.setValue(QStringLiteral("rate-limit-mode"), modeName(settings.rateLimits.mode));
+    saved.setValue(QStringLiteral("rate-limit-exempt"), settings.rateLimitExempt.join(u','));
     showSettings();
 }
 

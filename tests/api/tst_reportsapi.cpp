@@ -201,8 +201,7 @@ void tst_ReportsApi::concurrentRequestsAdmitExactlyTheLimit()
 void tst_ReportsApi::waitingRetryAfterIsEnough()
 {
     ServiceOptions options = defaults();
-    options.rateLimit = 2;
-    options.rateWindow = 2s;
+    options.rateLimits.limits = {{2, 2s}};
     QVERIFY2(m_service.start(options), qPrintable(m_service.errorString()));
     TestHttp http{m_service.baseUrl()};
     const HeaderList me = from("198.51.100.30");
@@ -617,8 +616,8 @@ void tst_ReportsApi::metricsMoveWithTraffic()
     QCOMPARE(delta("cachedash_cache_requests_total{outcome=\"limited\"}"), 2.0);
     QCOMPARE(delta("cachedash_report_computations_total"), 1.0);
     QCOMPARE(delta("cachedash_cache_writes_total"), 1.0);
-    QCOMPARE(delta("cachedash_ratelimit_decisions_total{decision=\"allowed\"}"), 5.0);
-    QCOMPARE(delta("cachedash_ratelimit_decisions_total{decision=\"limited\"}"), 2.0);
+    QCOMPARE(delta("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"allowed\"}"), 5.0);
+    QCOMPARE(delta("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"limited\"}"), 2.0);
     QCOMPARE(delta("cachedash_http_request_duration_seconds_count{route=\"reports\"}"), 7.0);
     QCOMPARE(after.value(QStringLiteral("cachedash_report_computation_duration_seconds_bucket{le=\"+Inf\"}")),
         after.value(QStringLiteral("cachedash_report_computation_duration_seconds_count")));
@@ -652,7 +651,8 @@ void tst_ReportsApi::exemptClientsAreNeitherLimitedNorCounted()
     QCOMPARE(http.get(QStringLiteral("/reports/exempt"), from("198.51.100.127")).status, 429);
     const QHash<QString, double> after = parseMetrics(http.get(QStringLiteral("/metrics")).body, &ok);
     QVERIFY(ok);
-    const QString exempt = QStringLiteral("cachedash_ratelimit_decisions_total{decision=\"exempt\"}");
+    const QString exempt
+        = QStringLiteral("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"exempt\"}");
     QCOMPARE(after.value(exempt) - before.value(exempt), 16.0);
 }
 

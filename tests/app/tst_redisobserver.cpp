@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/redisobserver.h"
 #include "cache/reportcache.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
 #include "redis/keyslot.h"
 #include "redis/redisrouter.h"
 #include "testlib/testrediscluster.h"
@@ -172,8 +172,7 @@ void tst_RedisObserver::followsTheKeysNodeOnACluster()
     observer.pollSoon();
     QTRY_VERIFY(seen().redisAnswered);
     QCOMPARE(seen().reportNode, ownerAddress);
-    const int limiterOwner
-        = cluster.primaryFor(keySlot(SlidingWindowLimiter::keyFor(QStringLiteral("127.0.0.1"))));
+    const int limiterOwner = cluster.primaryFor(keySlot(RateLimiter::keyFor(QStringLiteral("127.0.0.1"))));
     QCOMPARE(seen().limiterNode, QStringLiteral("127.0.0.1:%1").arg(cluster.server(limiterOwner).port()));
     QVERIFY(seen().redisMode.startsWith(QStringLiteral("cluster, 3 primaries")));
 

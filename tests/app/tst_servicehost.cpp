@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using Cachedash::DashboardSnapshot;
 using Cachedash::LiveSettings;
 using Cachedash::Outcome;
+using Cachedash::RateLimit;
 using Cachedash::RedisUrl;
 using Cachedash::RequestFeed;
 using Cachedash::ServiceHost;
@@ -244,12 +245,11 @@ void tst_ServiceHost::liveSettingsReachTheRunningService()
     QCOMPARE(before.header("Cache-Control"), QByteArray("max-age=30"));
 
     LiveSettings settings = host.options().liveSettings();
-    settings.rateLimit = 2;
-    settings.rateWindow = 7s;
+    settings.rateLimits.limits = {{2, 7s}};
     settings.cacheTtl = 12s;
     settings.reportDelay = 20ms;
     host.applyLiveSettings(settings); // returns once the service has them
-    QCOMPARE(host.options().rateLimit, 2);
+    QCOMPARE(host.options().rateLimits.limits, (QList<RateLimit>{{2, 7s}}));
     QCOMPARE(host.options().cacheTtl, 12s);
 
     const HttpResult after = http.get(QStringLiteral("/reports/liveb"), from);

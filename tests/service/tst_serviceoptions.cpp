@@ -56,8 +56,7 @@ void tst_ServiceOptions::defaultsAreTheSeeds()
     QCOMPARE(p.options->bindAddress, QHostAddress(QHostAddress::LocalHost));
     QCOMPARE(p.options->reportDelay, 1500ms);
     QCOMPARE(p.options->cacheTtl, 30s);
-    QCOMPARE(p.options->rateLimit, 5);
-    QCOMPARE(p.options->rateWindow, 10s);
+    QCOMPARE(p.options->rateLimits.limits, (QList<RateLimit>{{5, 10s}}));
     QCOMPARE(p.options->redisUrl.toDisplayString(), QStringLiteral("redis://127.0.0.1:6379"));
     QVERIFY(!p.options->redisUrlGiven);
     QVERIFY(!p.options->accessLog.has_value());

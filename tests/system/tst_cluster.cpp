@@ -14,7 +14,8 @@
 // and this thread waits with waitUntil(), which keeps the loop running, never with a fixed sleep.
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
+#include "ratelimit/ratelimits.h"
 #include "redis/keyslot.h"
 #include "redis/redisrouter.h"
 #include "testlib/loadcheck.h"
@@ -396,9 +397,9 @@ void tst_Cluster::limiterAdmitsExactlyTheLimit()
     QCOMPARE(admitted, 5);
     QCOMPARE(limited, 25);
     // The window is on the primary that owns the client's key, with the five admissions.
-    const QByteArray key = SlidingWindowLimiter::keyFor(QString::fromLatin1(client));
+    const QByteArray key = RateLimiter::keyFor(QString::fromLatin1(client));
     QCOMPARE(m_cluster.server(ownerOf(key)).command({"ZCARD", key}), QByteArray("5"));
-    QCOMPARE(service->limiter().counters().errors, 0u);
+    QCOMPARE(service->rateLimits().reports().counters().errors, 0u);
 }
 
 void tst_Cluster::stampedeComputesOnce()
@@ -509,7 +510,7 @@ void tst_Cluster::threeInstancesShareOneCluster()
     }
     QCOMPARE(admitted, 5);
     QCOMPARE(limited, 25);
-    const QByteArray key = SlidingWindowLimiter::keyFor(QString::fromLatin1(client));
+    const QByteArray key = RateLimiter::keyFor(QString::fromLatin1(client));
     QCOMPARE(m_cluster.server(ownerOf(key)).command({"ZCARD", key}), QByteArray("5"));
     // The five admitted requests were a cold stampede of their own, across the instances.
     QCOMPARE(computations(), 1u);
@@ -559,8 +560,7 @@ void tst_Cluster::liveReshardingUnderLoad()
     ServiceOptions o = options();
     o.reportDelay = kDelay;
     o.redisTimeout = kRedisTimeout;
-    o.rateLimit = kLimit;
-    o.rateWindow = duration_cast<seconds>(kWindow);
+    o.rateLimits.limits = {{kLimit, duration_cast<seconds>(kWindow)}};
     TestService service;
     QVERIFY2(service.start(o), qPrintable(service.errorString()));
 
@@ -572,7 +572,7 @@ void tst_Cluster::liveReshardingUnderLoad()
     const int hotTo = nodes[(nodes.indexOf(hotFrom) + 1) % 3];
     // MixedLoad's first client is 198.18.7.1: its limiter's sorted set moves too.
     const QByteArray movedClient = "198.18.7.1";
-    const QByteArray limiterKey = SlidingWindowLimiter::keyFor(QString::fromLatin1(movedClient));
+    const QByteArray limiterKey = RateLimiter::keyFor(QString::fromLatin1(movedClient));
     const int limiterSlot = keySlot(limiterKey);
     const int limiterFrom = ownerOf(limiterKey);
     const int limiterTo = nodes[(nodes.indexOf(limiterFrom) + 1) % 3];
@@ -681,8 +681,9 @@ void tst_Cluster::liveReshardingUnderLoad()
                                  .arg((slowest[i]->sentUs - t0) / 1000)
                                  .arg(slowest[i]->latencyMs(), 0, 'f', 0);
     qInfo("limiter: %llu allowed, %llu limited, %llu undecided (failure policy)",
-        service->limiter().counters().allowed, service->limiter().counters().limited,
-        service->limiter().counters().errors);
+        service->rateLimits().reports().counters().allowed,
+        service->rateLimits().reports().counters().limited,
+        service->rateLimits().reports().counters().errors);
     QCOMPARE(lost, 0);
     QCOMPARE(load.unexpectedAnswers(), 0);
     QCOMPARE(status500, 0);
@@ -726,7 +727,8 @@ void tst_Cluster::failoverOfAHotPrimary()
     ServiceOptions o = options();
     o.reportDelay = 200ms;
     o.redisTimeout = 500ms;
-    o.rateLimit = 1'000'000; // permissive: the limiter runs, but refuses nobody
+    o.rateLimits.limits
+        = {{1'000'000, std::chrono::seconds(10)}}; // permissive: the limiter runs, but refuses nobody
     TestService service;
     QVERIFY2(service.start(o), qPrintable(service.errorString()));
     TestHttp http{service.baseUrl()};

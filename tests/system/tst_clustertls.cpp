@@ -9,7 +9,8 @@
 // port for the fixture, which checks what the service stored there.
 #include "cache/reportcache.h"
 #include "cache/reportsource.h"
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
+#include "ratelimit/ratelimits.h"
 #include "redis/keyslot.h"
 #include "redis/redisrouter.h"
 #include "testlib/testcertificates.h"
@@ -193,11 +194,11 @@ void tst_ClusterTls::limiterOnEveryPrimary()
         for (int n = 1; n < 1000 && client.isEmpty(); ++n) {
             const QByteArray ip
                 = "198.19." + QByteArray::number(n / 250) + '.' + QByteArray::number(n % 250 + 1);
-            if (ownerOf(SlidingWindowLimiter::keyFor(QString::fromLatin1(ip))) == p)
+            if (ownerOf(RateLimiter::keyFor(QString::fromLatin1(ip))) == p)
                 client = ip;
         }
         QVERIFY(!client.isEmpty());
-        const QByteArray key = SlidingWindowLimiter::keyFor(QString::fromLatin1(client));
+        const QByteArray key = RateLimiter::keyFor(QString::fromLatin1(client));
         QCOMPARE(service->redis().nodeFor(key), tlsAddress(p));
         const QList<std::pair<QByteArray, QByteArray>> me{{"X-Forwarded-For", client}};
         for (int i = 0; i < 5; ++i)
@@ -209,8 +210,8 @@ void tst_ClusterTls::limiterOnEveryPrimary()
         QCOMPARE(refused.header("ratelimit-remaining"), QByteArray("0"));
         QCOMPARE(m_cluster.server(p).command({"ZCARD", key}), QByteArray("5"));
     }
-    QCOMPARE(service->limiter().counters().limited, 3u);
-    QCOMPARE(service->limiter().counters().errors, 0u);
+    QCOMPARE(service->rateLimits().reports().counters().limited, 3u);
+    QCOMPARE(service->rateLimits().reports().counters().errors, 0u);
 }
 
 void tst_ClusterTls::healthzShowsEveryNodeOverTls()

@@ -261,7 +261,7 @@ void tst_Correctness::pausedRedisBypassesWithinTheTimeout()
 void tst_Correctness::limiterFailsClosedWhenAsked()
 {
     ServiceOptions o = options();
-    o.rateLimitOnError = SlidingWindowLimiter::OnError::Deny;
+    o.rateLimitOnError = RateLimiter::OnError::Deny;
     TestService service;
     QVERIFY2(service.start(o), qPrintable(service.errorString()));
     TestHttp http{service.baseUrl()};
@@ -304,7 +304,7 @@ void tst_Correctness::staleWhileRevalidate()
     o.cacheTtl = 1s;
     o.staleWhileRevalidate = 5s;
     o.reportDelay = 1000ms;
-    o.rateLimit = 100;
+    o.rateLimits.limits = {{100, std::chrono::seconds(10)}};
     TestService service;
     QVERIFY2(service.start(o), qPrintable(service.errorString()));
     TestHttp http{service.baseUrl()};

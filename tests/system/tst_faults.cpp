@@ -147,9 +147,9 @@ ServiceOptions tst_Faults::loadOptions(bool limiterDenies) const
     o.reportDelay = kReportDelay;
     o.redisTimeout = kRedisTimeout;
     o.cacheTtl = 2s; // expiries add misses to those after refreshes
-    o.rateLimit = 1'000'000; // permissive: the limiter runs, but refuses nobody
-    o.rateLimitOnError
-        = limiterDenies ? SlidingWindowLimiter::OnError::Deny : SlidingWindowLimiter::OnError::Allow;
+    o.rateLimits.limits
+        = {{1'000'000, std::chrono::seconds(10)}}; // permissive: the limiter runs, but refuses nobody
+    o.rateLimitOnError = limiterDenies ? RateLimiter::OnError::Deny : RateLimiter::OnError::Allow;
     return o;
 }
 
@@ -470,7 +470,7 @@ void tst_Faults::clientLeavesMidMiss()
 void tst_Faults::clientLeavesMidWrite()
 {
     ServiceOptions o = testServiceOptions(m_redis->server());
-    o.rateLimit = 1'000'000;
+    o.rateLimits.limits = {{1'000'000, std::chrono::seconds(10)}};
     QVERIFY2(m_service.start(o), qPrintable(m_service.errorString()));
     HttpServer &http = m_service->http();
     // The longest region there is, for large-ish report answers; /metrics answers are larger still.

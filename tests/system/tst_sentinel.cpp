@@ -187,7 +187,7 @@ void tst_Sentinel::overTlsThroughAFailover()
     ServiceOptions o = options();
     o.redisUrl = RedisUrl::parse(setup.url()).value();
     o.redisTls.caCertFile = certs.caCert();
-    o.rateLimit = 1'000'000; // the recovery below is polled
+    o.rateLimits.limits = {{1'000'000, std::chrono::seconds(10)}}; // the recovery below is polled
     TestService service;
     QVERIFY2(service.start(o), qPrintable(service.errorString()));
     QCOMPARE(service->redis().nodeFor("report:emea").toLatin1(), tlsAddress(0));
@@ -229,7 +229,8 @@ void tst_Sentinel::masterKilledUnderLoad()
     ServiceOptions o = options();
     o.reportDelay = 200ms;
     o.redisTimeout = 500ms;
-    o.rateLimit = 1'000'000; // permissive: the limiter runs, but refuses nobody
+    o.rateLimits.limits
+        = {{1'000'000, std::chrono::seconds(10)}}; // permissive: the limiter runs, but refuses nobody
     TestService service;
     QVERIFY2(service.start(o), qPrintable(service.errorString()));
     TestHttp http{service.baseUrl()};

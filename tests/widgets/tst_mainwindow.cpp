@@ -9,8 +9,10 @@
 
 #include <QApplication>
 #include <QDialog>
+#include <QDialogButtonBox>
 #include <QElapsedTimer>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QSet>
 #include <QSettings>
@@ -197,14 +199,20 @@ void tst_MainWindow::settingsDialogChangesTheRunningService()
         fillIn.stop();
         dialog->findChild<QSpinBox *>(QStringLiteral("delaySpin"))->setValue(100);
         dialog->findChild<QSpinBox *>(QStringLiteral("ttlSpin"))->setValue(5);
-        dialog->findChild<QSpinBox *>(QStringLiteral("limitSpin"))->setValue(2);
-        dialog->findChild<QSpinBox *>(QStringLiteral("windowSpin"))->setValue(10);
-        static_cast<QDialog *>(dialog)->accept();
+        // A limit that does not hold keeps the dialog open, saying why...
+        auto *limits = dialog->findChild<QLineEdit *>(QStringLiteral("limitsEdit"));
+        limits->setText(QStringLiteral("2 per 10"));
+        dialog->findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok)->click();
+        QVERIFY(dialog->isVisible());
+        QVERIFY(dialog->findChild<QLabel *>(QStringLiteral("problemLabel"))->text().contains(u"2 per 10"));
+        // ...and one that does is applied.
+        limits->setText(QStringLiteral("2/10s, 50/1h"));
+        dialog->findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok)->click();
     });
     fillIn.start();
     m_window->editSettings();
     QVERIFY2(!fillIn.isActive(), "no settings dialog came up");
-    QCOMPARE(m_host->options().rateLimit, 2);
+    QCOMPARE(m_host->options().rateLimits.limits, (QList<Cachedash::RateLimit>{{2, 10s}, {50, 3600s}}));
     // The running service follows: a limit of 2, and a 5 s TTL.
     m_window->findChild<QSpinBox *>(QStringLiteral("burstSpin"))->setValue(4);
     m_window->burst();
@@ -213,7 +221,7 @@ void tst_MainWindow::settingsDialogChangesTheRunningService()
     QVERIFY(m_window->ttlSecondsLeft() <= 5);
     // And the next start of the window gets them back.
     QSettings saved;
-    QCOMPARE(saved.value(QStringLiteral("service/rate-limit")).toInt(), 2);
+    QCOMPARE(saved.value(QStringLiteral("service/rate-limit")).toString(), QStringLiteral("2/10s, 50/1h"));
     QCOMPARE(saved.value(QStringLiteral("service/cache-ttl")).toInt(), 5);
     saved.remove(QStringLiteral("service"));
 }

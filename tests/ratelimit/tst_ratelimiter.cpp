@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "ratelimit/slidingwindowlimiter.h"
+#include "ratelimit/ratelimiter.h"
 #include "redis/redisrouter.h"
 #include "testlib/testredisserver.h"
 
@@ -11,15 +11,15 @@
 
 using namespace std::chrono_literals;
 using Cachedash::RateLimitDecision;
+using Cachedash::RateLimiter;
 using Cachedash::RedisReply;
 using Cachedash::RedisRouter;
 using Cachedash::RedisUrl;
-using Cachedash::SlidingWindowLimiter;
 using Cachedash::Test::TestRedisServer;
 
 // The limiter against a real Redis: the decisions, and how checks asked in one turn of the event
 // loop share one script call.
-class tst_SlidingWindowLimiter : public QObject
+class tst_RateLimiter : public QObject
 {
     Q_OBJECT
 
@@ -34,32 +34,31 @@ private Q_SLOTS:
 
 private:
     // Asks for every client in `clients` within one turn, then waits for all the answers.
-    static std::vector<RateLimitDecision> checkAll(SlidingWindowLimiter &limiter, const QStringList &clients);
+    static std::vector<RateLimitDecision> checkAll(RateLimiter &limiter, const QStringList &clients);
     qint64 scriptCalls() const { return m_server.commandCalls("evalsha") + m_server.commandCalls("eval"); }
 
     TestRedisServer m_server;
     std::unique_ptr<RedisRouter> m_redis;
 };
 
-void tst_SlidingWindowLimiter::initTestCase()
+void tst_RateLimiter::initTestCase()
 {
     QVERIFY2(m_server.start(), qPrintable(m_server.errorString()));
 }
 
-void tst_SlidingWindowLimiter::init()
+void tst_RateLimiter::init()
 {
     QCOMPARE(m_server.command({"FLUSHALL"}), QByteArray("OK"));
     m_redis = std::make_unique<RedisRouter>(RedisUrl::parse(m_server.url()).value());
     m_redis->open();
     QVERIFY(QCoro::waitFor(m_redis->waitForReady(5s)));
     // Load the script, so that each test counts its own calls only.
-    SlidingWindowLimiter warm(*m_redis, 5, 10s);
+    RateLimiter warm(*m_redis, "rate:", {{{5, 10s}}});
     QVERIFY(checkAll(warm, {QStringLiteral("warm-up")}).at(0).allowed);
     QCOMPARE(m_server.command({"CONFIG", "RESETSTAT"}), QByteArray("OK"));
 }
 
-std::vector<RateLimitDecision> tst_SlidingWindowLimiter::checkAll(
-    SlidingWindowLimiter &limiter, const QStringList &clients)
+std::vector<RateLimitDecision> tst_RateLimiter::checkAll(RateLimiter &limiter, const QStringList &clients)
 {
     std::vector<QCoro::Task<RateLimitDecision>> pending;
     for (const QString &client : clients)
@@ -70,9 +69,9 @@ std::vector<RateLimitDecision> tst_SlidingWindowLimiter::checkAll(
     return decisions;
 }
 
-void tst_SlidingWindowLimiter::oneCallDecidesATurnInOrder()
+void tst_RateLimiter::oneCallDecidesATurnInOrder()
 {
-    SlidingWindowLimiter limiter(*m_redis, 5, 10s);
+    RateLimiter limiter(*m_redis, "rate:", {{{5, 10s}}});
     const QString a = QStringLiteral("192.0.2.1");
     const QString b = QStringLiteral("192.0.2.2");
     // Interleaved: a gets 8 checks, b gets 3.
@@ -93,9 +92,9 @@ void tst_SlidingWindowLimiter::oneCallDecidesATurnInOrder()
         QVERIFY2(
             d[i].nextSlot > 9s && d[i].nextSlot <= 10s, qPrintable(QString::number(d[i].nextSlot.count())));
     }
-    QCOMPARE(m_server.command({"ZCARD", SlidingWindowLimiter::keyFor(a)}), QByteArray("5"));
-    QCOMPARE(m_server.command({"ZCARD", SlidingWindowLimiter::keyFor(b)}), QByteArray("3"));
-    const qint64 ttl = m_server.command({"PTTL", SlidingWindowLimiter::keyFor(a)}).toLongLong();
+    QCOMPARE(m_server.command({"ZCARD", RateLimiter::keyFor(a)}), QByteArray("5"));
+    QCOMPARE(m_server.command({"ZCARD", RateLimiter::keyFor(b)}), QByteArray("3"));
+    const qint64 ttl = m_server.command({"PTTL", RateLimiter::keyFor(a)}).toLongLong();
     QVERIFY2(ttl > 9000 && ttl <= 10000, qPrintable(QString::number(ttl)));
     QCOMPARE(limiter.counters().allowed, 8u);
     QCOMPARE(limiter.counters().limited, 3u);
@@ -108,10 +107,10 @@ void tst_SlidingWindowLimiter::oneCallDecidesATurnInOrder()
     QCOMPARE(scriptCalls(), 2);
 }
 
-void tst_SlidingWindowLimiter::aFullBatchLeavesAtOnce()
+void tst_RateLimiter::aFullBatchLeavesAtOnce()
 {
-    SlidingWindowLimiter limiter(*m_redis, 1000, 10s);
-    const int n = 2 * SlidingWindowLimiter::MaxBatch + 10;
+    RateLimiter limiter(*m_redis, "rate:", {{{1000, 10s}}});
+    const int n = 2 * RateLimiter::MaxBatch + 10;
     QStringList clients;
     for (int i = 0; i < n; ++i)
         clients << QStringLiteral("198.51.100.%1").arg(i % 3);
@@ -132,17 +131,15 @@ void tst_SlidingWindowLimiter::aFullBatchLeavesAtOnce()
     }
     qint64 members = 0;
     for (int c = 0; c < 3; ++c)
-        members
-            += m_server
-                   .command({"ZCARD", SlidingWindowLimiter::keyFor(QStringLiteral("198.51.100.%1").arg(c))})
-                   .toLongLong();
+        members += m_server.command({"ZCARD", RateLimiter::keyFor(QStringLiteral("198.51.100.%1").arg(c))})
+                       .toLongLong();
     QCOMPARE(members, n);
 }
 
-void tst_SlidingWindowLimiter::batchesFollowEachOther()
+void tst_RateLimiter::batchesFollowEachOther()
 {
-    // A window short enough to watch slide: 3 per 300 ms.
-    SlidingWindowLimiter limiter(*m_redis, 3, 300ms);
+    // A window short enough to watch slide: 3 per second.
+    RateLimiter limiter(*m_redis, "rate:", {{{3, 1s}}});
     const QString c = QStringLiteral("203.0.113.9");
     const std::vector<RateLimitDecision> first = checkAll(limiter, {c, c, c, c});
     QVERIFY(first[2].allowed);
@@ -154,13 +151,13 @@ void tst_SlidingWindowLimiter::batchesFollowEachOther()
     QVERIFY(second[2].allowed);
     QVERIFY(!second[3].allowed);
     // ...and members of different batches never collide.
-    QCOMPARE(m_server.command({"ZCARD", SlidingWindowLimiter::keyFor(c)}), QByteArray("3"));
+    QCOMPARE(m_server.command({"ZCARD", RateLimiter::keyFor(c)}), QByteArray("3"));
 }
 
-void tst_SlidingWindowLimiter::checksWaitingForAWriteFailWhenTheClientCloses()
+void tst_RateLimiter::checksWaitingForAWriteFailWhenTheClientCloses()
 {
-    SlidingWindowLimiter limiter(*m_redis, 5, 10s);
-    limiter.setOnError(SlidingWindowLimiter::OnError::Deny);
+    RateLimiter limiter(*m_redis, "rate:", {{{5, 10s}}});
+    limiter.setOnError(RateLimiter::OnError::Deny);
     std::vector<QCoro::Task<RateLimitDecision>> pending;
     for (int i = 0; i < 3; ++i)
         pending.push_back(limiter.check(QStringLiteral("192.0.2.77")));
@@ -173,9 +170,9 @@ void tst_SlidingWindowLimiter::checksWaitingForAWriteFailWhenTheClientCloses()
         QVERIFY(!d.problem.isEmpty());
     }
     QCOMPARE(limiter.counters().errors, 3u);
-    QCOMPARE(m_server.command({"EXISTS", SlidingWindowLimiter::keyFor(QStringLiteral("192.0.2.77"))}),
-        QByteArray("0"));
+    QCOMPARE(
+        m_server.command({"EXISTS", RateLimiter::keyFor(QStringLiteral("192.0.2.77"))}), QByteArray("0"));
 }
 
-QTEST_GUILESS_MAIN(tst_SlidingWindowLimiter)
-#include "tst_slidingwindowlimiter.moc"
+QTEST_GUILESS_MAIN(tst_RateLimiter)
+#include "tst_ratelimiter.moc"
