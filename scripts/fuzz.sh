@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(region redisurl redisreply clientidentity httprequestscanner)
+all=(region redisurl redisreply clientidentity httprequestscanner ratelimit)
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
 targets=("$@")
