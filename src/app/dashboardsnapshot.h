@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "ratelimit/ratelimiter.h"
+
 #include <QByteArray>
 #include <QList>
 #include <QMetaType>
@@ -26,8 +28,13 @@ struct DashboardSnapshot
     QList<qint64> limiterEntries; // admission times (ms, Redis clock), oldest first; at most ~100
     qint64 limiterCount = 0; // entries in the sorted set (ZCARD), which can exceed the list
     qint64 redisNowMs = 0;
-    int limit = 5;
+    int limit = 5; // the first limit of the report route
     qint64 windowMs = 10000;
+    // Every limit of the report route for limiterClient, as GET /ratelimit/{client} reads them
+    // (read-only), with the algorithm counting them and Redis's clock at the read.
+    RateAlgorithm algorithm = RateAlgorithm::SlidingLog;
+    QList<RateLimitState> limits;
+    qint64 limitsReadAtUs = 0;
     quint64 computations = 0;
     int computing = 0;
 };

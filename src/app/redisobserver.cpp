@@ -192,13 +192,21 @@ QCoro::Task<> RedisObserver::poll()
             key, {QByteArrayLiteral("ZRANGE"), key, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
         // The limiter decides with its node's clock: the picture uses the same.
         RedisPendingReply time = redis.command(key, {QByteArrayLiteral("TIME")});
+        RateLimiter &limiter = m_service.rateLimits().reports();
+        s.algorithm = limiter.policy().algorithm;
+        QCoro::Task<RateLimitPeek> peeking = limiter.peek(m_client);
         const RedisReply ttlReply = co_await ttl;
         const RedisReply countReply = co_await count;
         const RedisReply oldestReply = co_await oldest;
         const RedisReply newestReply = co_await newest;
         const RedisReply timeReply = co_await time;
+        const RateLimitPeek peek = co_await peeking;
         if (!self)
             co_return;
+        if (!peek.failed) {
+            s.limits = peek.limits;
+            s.limitsReadAtUs = peek.nowUs;
+        }
         if (ttlReply.isInteger() && countReply.isInteger() && oldestReply.isArray() && newestReply.isArray()
             && timeReply.isArray() && timeReply.elements().size() == 2) {
             s.redisAnswered = true;

@@ -57,18 +57,33 @@ public:
     {
         if (m_service)
             m_service->shutdown();
+        // Its pending checks have failed with the Redis connection: it can go before the service.
+        m_comparison.reset();
         m_observer.reset();
         m_service.reset();
         handOver(this); // see ServiceHost::stop()
     }
 
     RedisObserver *observer() const { return m_observer.get(); }
+
+    void compare(const QList<RateLimit> &limits)
+    {
+        if (!m_service || (m_comparison && m_comparison->isRunning()))
+            return;
+        m_comparison
+            = std::make_unique<AlgorithmComparison>(m_service->redis(), limits, QStringLiteral("127.0.0.1"));
+        connect(m_comparison.get(), &AlgorithmComparison::decided, this, &ServiceWorker::comparisonStep);
+        connect(m_comparison.get(), &AlgorithmComparison::finished, this, &ServiceWorker::comparisonFinished);
+        m_comparison->start();
+    }
     Service *service() const { return m_service.get(); }
 
 Q_SIGNALS:
     void started(
         bool ok, const QString &error, const QString &baseUrl, const QString &redisUrl, bool privateRedis);
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);
+    void comparisonStep(const Cachedash::ComparisonStep &step);
+    void comparisonFinished();
 
 private:
     QCoro::Task<> run()
@@ -96,6 +111,7 @@ private:
     RequestFeed &m_feed;
     std::unique_ptr<Service> m_service;
     std::unique_ptr<RedisObserver> m_observer;
+    std::unique_ptr<AlgorithmComparison> m_comparison;
 };
 
 ServiceHost::ServiceHost(ServiceOptions options, QObject *parent)
@@ -116,6 +132,8 @@ bool ServiceHost::start(QString *error)
     m_worker = new ServiceWorker(m_options, m_feed);
     m_worker->moveToThread(&m_thread);
     connect(m_worker, &ServiceWorker::snapshotReady, this, &ServiceHost::snapshotReady);
+    connect(m_worker, &ServiceWorker::comparisonStep, this, &ServiceHost::comparisonStep);
+    connect(m_worker, &ServiceWorker::comparisonFinished, this, &ServiceHost::comparisonFinished);
     m_thread.start();
 
     bool ok = false;
@@ -201,6 +219,14 @@ void ServiceHost::reload(const std::optional<ServiceOptions> &reread, const QStr
         Qt::BlockingQueuedConnection);
     if (applied)
         m_options.apply(now);
+}
+
+QList<RateLimit> ServiceHost::compareAlgorithms()
+{
+    const QList<RateLimit> limits = AlgorithmComparison::comparable(m_options.rateLimits.limits);
+    if (m_worker)
+        QMetaObject::invokeMethod(m_worker, [worker = m_worker, limits] { worker->compare(limits); });
+    return limits;
 }
 
 void ServiceHost::applyLiveSettings(const LiveSettings &settings)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "algorithmcomparison.h"
 #include "dashboardsnapshot.h"
 #include "requestfeed.h"
 #include "service/service.h"
@@ -48,9 +49,14 @@ public:
     // SIGHUP: hands the re-read options to the service (see Service::reload()); returns once it
     // has them.
     void reload(const std::optional<ServiceOptions> &reread, const QString &problem);
+    // "Compare algorithms" on the report route's limits (see AlgorithmComparison), unless one is
+    // running already; returns the limits compared. Decisions arrive through comparisonStep().
+    QList<RateLimit> compareAlgorithms();
 
 Q_SIGNALS:
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);
+    void comparisonStep(const Cachedash::ComparisonStep &step);
+    void comparisonFinished();
 
 private:
     ServiceOptions m_options;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "mainwindow.h"
 
+#include "comparisondialog.h"
 #include "latencychart.h"
 #include "limiterwindowwidget.h"
 #include "logfilterproxy.h"
@@ -79,6 +80,8 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     scenarios->addAction(tr("Stampede: 20 concurrent cold requests"), this, &MainWindow::runStampede);
     scenarios->addAction(tr("Refresh during a fill"), this, &MainWindow::runRefreshDuringFill);
     scenarios->addAction(tr("Redis outage: pause Redis for 3 s"), this, &MainWindow::runRedisOutage);
+    scenarios->addAction(
+        tr("Compare algorithms: one burst, three limiters"), this, &MainWindow::compareAlgorithms);
     m_ui->scenariosButton->setMenu(scenarios);
 
     connect(m_ui->fetchButton, &QPushButton::clicked, this, &MainWindow::fetch);
@@ -249,6 +252,18 @@ void MainWindow::runRedisOutage()
         QTimer::singleShot(200 + i * 1100, this, [this, base] { send(QByteArrayLiteral("GET"), base); });
 }
 
+void MainWindow::compareAlgorithms()
+{
+    if (!m_comparison) {
+        m_comparison = new ComparisonDialog(this);
+        connect(&m_host, &ServiceHost::comparisonStep, m_comparison, &ComparisonDialog::add);
+        connect(&m_host, &ServiceHost::comparisonFinished, m_comparison, &ComparisonDialog::finish);
+    }
+    m_comparison->begin(m_host.compareAlgorithms());
+    m_comparison->show();
+    m_comparison->raise();
+}
+
 void MainWindow::tick()
 {
     // Everything that arrived since the last tick, in one batch. When requests are few, the log
@@ -334,9 +349,14 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
     m_sinceSnapshot.restart();
     m_ui->limiterView->setWindow(snapshot.limiterEntries, snapshot.limiterCount, snapshot.redisNowMs,
         snapshot.limit, snapshot.windowMs);
+    m_ui->limiterView->setLimits(snapshot.algorithm, snapshot.limits, snapshot.limitsReadAtUs);
+    const QString key = snapshot.algorithm == RateAlgorithm::SlidingLog
+        ? QString::fromUtf8(snapshot.limiterKey)
+        : QStringLiteral("rate:%1:{%2}:…")
+              .arg(snapshot.algorithm == RateAlgorithm::Gcra ? u"gcra" : u"counter", snapshot.limiterClient);
     m_ui->limiterKeyLabel->setText(
-        tr("Key <code>%1</code> (this window's client)%2")
-            .arg(QString::fromUtf8(snapshot.limiterKey).toHtmlEscaped(), nodeSuffix(snapshot.limiterNode)));
+        tr("%1, key <code>%2</code> (this window's client)%3")
+            .arg(algorithmName(snapshot.algorithm), key.toHtmlEscaped(), nodeSuffix(snapshot.limiterNode)));
     const QString state = snapshot.redisState;
     const QString color = state == u"up" ? QStringLiteral("#2e8b57") : QStringLiteral("#d9483b");
     // TLS is worth a glance (and says how the server is checked); plain TCP is the default.
@@ -403,14 +423,13 @@ void MainWindow::updateLimiterText()
     if (!m_haveSnapshot)
         return;
     const LimiterWindowWidget *view = m_ui->limiterView;
-    const int used = view->used();
-    const qint64 next = view->nextSlotInMs();
-    QString text = tr("<b>%1 of %2</b> used in the last %3 s")
-                       .arg(used)
-                       .arg(m_snapshot.limit)
-                       .arg(m_snapshot.windowMs / 1000);
+    const int lane = view->bindingLane();
+    const qint64 next = view->retryInMs();
+    QString text = tr("now: <b>%1 of %2</b> used").arg(view->used(lane)).arg(view->limitOf(lane));
+    if (view->lanes() > 1)
+        text += tr(" in the limit that binds");
     if (next > 0)
-        text += tr("; next slot in <b>%1 s</b> (Retry-After %2)")
+        text += tr("; a request now would wait <b>%1 s</b> (Retry-After %2)")
                     .arg(double(next) / 1000.0, 0, 'f', 1)
                     .arg((next + 999) / 1000);
     else

@@ -21,6 +21,8 @@ class MainWindow;
 
 namespace Cachedash {
 
+class ComparisonDialog;
+
 class LogFilterProxy;
 class ServiceHost;
 
@@ -52,6 +54,8 @@ public Q_SLOTS:
     void runStampede();
     void runRefreshDuringFill();
     void runRedisOutage();
+    // Opens "Compare algorithms" and sends its pattern (see AlgorithmComparison).
+    void compareAlgorithms();
     void editSettings();
 
 protected:
@@ -88,6 +92,7 @@ private:
     DashboardSnapshot m_snapshot;
     QElapsedTimer m_sinceSnapshot;
     bool m_haveSnapshot = false;
+    ComparisonDialog *m_comparison = nullptr;
 };
 
 } // namespace Cachedash

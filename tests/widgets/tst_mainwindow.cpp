@@ -4,6 +4,8 @@
 #include "app/servicehost.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
+#include "widgets/comparisondialog.h"
+#include "widgets/limiterwindowwidget.h"
 #include "widgets/logfilterproxy.h"
 #include "widgets/mainwindow.h"
 
@@ -45,6 +47,8 @@ private Q_SLOTS:
     void stampedeScenarioComputesOnce();
     void refreshDuringFillScenario();
     void redisOutageScenarioBypasses();
+    void limiterPanelDrawsALanePerLimit();
+    void compareAlgorithmsScenario();
 
 private:
     // Rows of the log, oldest first, once `count` of them have finished.
@@ -264,6 +268,60 @@ void tst_MainWindow::redisOutageScenarioBypasses()
     for (int row = 0; row < 3; ++row)
         QCOMPARE(log.index(row, RequestLogModel::Status).data().toInt(), 200);
     m_redis.command({"CLIENT", "UNPAUSE"});
+}
+
+void tst_MainWindow::limiterPanelDrawsALanePerLimit()
+{
+    Cachedash::LiveSettings settings = m_host->options().liveSettings();
+    settings.rateLimits = {{{3, 10s}, {10, 60s}}, Cachedash::RateAlgorithm::Gcra};
+    m_host->applyLiveSettings(settings);
+    auto *view = m_window->findChild<Cachedash::LimiterWindowWidget *>(QStringLiteral("limiterView"));
+    QVERIFY(view);
+    m_window->fetch();
+    QCOMPARE(outcomes(1), (QList<QByteArray>{"MISS"}));
+    // The panel follows the limiter's own peek: a lane per limit, GCRA's state in each.
+    QTRY_COMPARE(view->lanes(), 2);
+    QCOMPARE(view->algorithm(), Cachedash::RateAlgorithm::Gcra);
+    QTRY_COMPARE(view->used(0), 1);
+    QCOMPARE(view->limitOf(0), 3);
+    QCOMPARE(view->used(1), 1);
+    QCOMPARE(view->limitOf(1), 10);
+    // The 10 s limit binds (the fewest left), and a request now is admitted.
+    QCOMPARE(view->bindingLane(), 0);
+    QCOMPARE(view->retryInMs(), 0);
+}
+
+void tst_MainWindow::compareAlgorithmsScenario()
+{
+    // 3 per second: 4 requests at once, then one every 166 ms for 1.5 s, to each algorithm.
+    Cachedash::LiveSettings settings = m_host->options().liveSettings();
+    settings.rateLimits = {{{3, 1s}}};
+    m_host->applyLiveSettings(settings);
+    m_window->compareAlgorithms();
+    auto *dialog = m_window->findChild<Cachedash::ComparisonDialog *>(QStringLiteral("comparisonDialog"));
+    QVERIFY(dialog);
+    QVERIFY(dialog->isVisible());
+    const QList<qint64> pattern = Cachedash::AlgorithmComparison::pattern({{3, 1s}});
+    QCOMPARE(pattern.size(), 13);
+    QTRY_COMPARE_WITH_TIMEOUT(dialog->decisions(), 3 * 13, 15000);
+    for (Cachedash::RateAlgorithm a : {Cachedash::RateAlgorithm::SlidingLog, Cachedash::RateAlgorithm::Gcra,
+             Cachedash::RateAlgorithm::SlidingWindowCounter}) {
+        const int admitted = dialog->admitted(a);
+        // The burst's first three, and never all.
+        QVERIFY2(admitted >= 3 && admitted < 13, qPrintable(QString::number(admitted)));
+    }
+    // Each counted in keys of its own, none of them the client's.
+    QCOMPARE(m_redis.command({"EXISTS", "rate:compare:sliding:127.0.0.1"}), QByteArray("1"));
+    QCOMPARE(m_redis.command({"EXISTS", "rate:compare:gcra:{127.0.0.1}:3/1s"}), QByteArray("1"));
+    QCOMPARE(m_redis.command({"EXISTS", "rate:compare:counter:{127.0.0.1}:3/1s"}), QByteArray("1"));
+    QCOMPARE(m_redis.command({"EXISTS", "rate:sliding:127.0.0.1"}), QByteArray("0"));
+    Cachedash::ComparisonStep refused;
+    refused.request = 3;
+    refused.algorithm = Cachedash::RateAlgorithm::SlidingLog;
+    refused.binding = {3, 1s};
+    refused.waitMs = 1000;
+    QCOMPARE(Cachedash::ComparisonDialog::why(refused),
+        QStringLiteral("Request 4 at 0.0 s, sliding-log: refused by 3/1s; admitted again in 1.0 s"));
 }
 
 QTEST_MAIN(tst_MainWindow)
