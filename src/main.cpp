@@ -71,12 +71,14 @@ std::optional<ServiceOptions> rereadOptions(const QCommandLineParser &parser, bo
 
 int runHeadless(const ServiceOptions &options, const QCommandLineParser &parser)
 {
+    // Watching from the start: a signal that comes while the service starts waits in the
+    // watcher's pipe, and is handled once the loop runs.
+    UnixSignalWatcher signalWatcher;
     Service service(options);
     if (!QCoro::waitFor(service.start())) {
         QTextStream(stderr) << "cachedash: " << service.errorString() << '\n';
         return 1;
     }
-    UnixSignalWatcher signalWatcher;
     QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, QCoreApplication::instance(),
         [&service](int number) {
             qCInfo(lcService, "received signal %d, stopping", number);
@@ -95,6 +97,7 @@ int runHeadless(const ServiceOptions &options, const QCommandLineParser &parser)
 
 int runWindow(const ServiceOptions &options, const QCommandLineParser &parser)
 {
+    UnixSignalWatcher signalWatcher; // from the start, as runHeadless()
     ServiceHost host(options);
     QString error;
     if (!host.start(&error)) {
@@ -104,7 +107,6 @@ int runWindow(const ServiceOptions &options, const QCommandLineParser &parser)
     }
     MainWindow window(host);
     window.show();
-    UnixSignalWatcher signalWatcher;
     QObject::connect(&signalWatcher, &UnixSignalWatcher::terminationRequested, &window,
         [&window](int) { window.close(); });
     QObject::connect(&signalWatcher, &UnixSignalWatcher::reloadRequested, &window, [&host, &parser] {

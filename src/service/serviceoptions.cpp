@@ -5,8 +5,11 @@
 #include "http/clientidentity.h"
 
 #include <QCommandLineParser>
+#include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QSettings>
+#include <QTemporaryFile>
 #include <QVariantMap>
 
 using namespace std::chrono;
@@ -75,6 +78,16 @@ public:
         return std::nullopt;
     }
 
+    // Where a flag that is set comes from.
+    QString flagOrigin(const QString &name) const
+    {
+        if (m_parser.isSet(name))
+            return QStringLiteral("--") + name;
+        if (m_env.contains(envName(name)))
+            return envName(name);
+        return fileOrigin(name);
+    }
+
     bool flag(const QString &name) const
     {
         if (m_parser.isSet(name))
@@ -134,7 +147,17 @@ std::optional<QVariantMap> readConfigFile(const QString &path, const QStringList
         *error = QStringLiteral("%1 is not a readable file").arg(path.left(200));
         return std::nullopt;
     }
-    QSettings ini(path, QSettings::IniFormat);
+    // QSettings keeps the contents of a file it read, and reads it again only when its size or
+    // time changed: a reload of a file rewritten within the same millisecond, or copied with its
+    // time kept, would get the old values. A private copy, under a name of its own, is read afresh.
+    QFile source(path);
+    QTemporaryFile copy(QDir::tempPath() + QStringLiteral("/cachedash-config-XXXXXX.ini"));
+    if (!source.open(QIODevice::ReadOnly) || !copy.open() || copy.write(source.readAll()) < 0
+        || !copy.flush()) {
+        *error = QStringLiteral("%1 cannot be read: %2").arg(path.left(200), source.errorString());
+        return std::nullopt;
+    }
+    QSettings ini(copy.fileName(), QSettings::IniFormat);
     if (ini.status() != QSettings::NoError) {
         *error = QStringLiteral("%1 is not an INI file (name = value lines)").arg(path.left(200));
         return std::nullopt;
@@ -354,9 +377,7 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
     }
     o.redisTls.insecureSkipVerify = in.flag(QStringLiteral("redis-insecure-skip-tls-verify"));
     if (o.redisTls.insecureSkipVerify) {
-        const QString origin = parser.isSet(QStringLiteral("redis-insecure-skip-tls-verify"))
-            ? QStringLiteral("--redis-insecure-skip-tls-verify")
-            : QStringLiteral("CACHEDASH_REDIS_INSECURE_SKIP_TLS_VERIFY");
+        const QString origin = in.flagOrigin(QStringLiteral("redis-insecure-skip-tls-verify"));
         if (!o.redisUrl.tls)
             return fail(
                 QStringLiteral("%1 applies to TLS only, and the Redis URL is not rediss://").arg(origin));
@@ -428,8 +449,17 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
         return std::nullopt;
     const auto readLimits = [&](const QString &name, std::optional<seconds> bare, QList<RateLimit> &out) {
         const OptionSources::Values given = in.values(name);
-        if (given.texts.isEmpty())
-            return true;
+        if (given.texts.isEmpty()) {
+            // Set but empty: the refresh route has no limit then; the report route needs one.
+            if (given.origin.isEmpty())
+                return true; // not given: the default
+            if (!bare) {
+                out.clear();
+                return true;
+            }
+            problem = QStringLiteral("%1 is empty: give a limit such as 5/10s").arg(given.origin);
+            return false;
+        }
         out.clear();
         for (const QString &text : given.texts) {
             const auto limit = RateLimit::parse(text, bare, &problem);
@@ -484,7 +514,12 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
     }
     const OptionSources::Values exempt = in.values(QStringLiteral("rate-limit-exempt"));
     o.rateLimitExempt = exempt.texts;
-    problem = problemWith(o.liveSettings());
+    const QHash<QString, QString> origins{
+        {QStringLiteral("rate-limit"), in.values(QStringLiteral("rate-limit")).origin},
+        {QStringLiteral("refresh-rate-limit"), in.values(QStringLiteral("refresh-rate-limit")).origin},
+        {QStringLiteral("rate-limit-exempt"), exempt.origin},
+    };
+    problem = problemWith(o.liveSettings(), &origins);
     if (!problem.isEmpty())
         return fail(problem);
     if (const auto log = in.value(QStringLiteral("access-log"))) {
@@ -500,24 +535,31 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
     return o;
 }
 
-QString ServiceOptions::problemWith(const LiveSettings &settings)
+QString ServiceOptions::problemWith(const LiveSettings &settings, const QHash<QString, QString> *origins)
 {
-    const auto check = [](const QList<RateLimit> &limits, const RateLimitPolicy &policy, const char *option) {
-        for (qsizetype i = 0; i < limits.size(); ++i) {
-            for (qsizetype k = 0; k < i; ++k) {
-                if (limits[k].window == limits[i].window)
-                    return QStringLiteral("--%1: %2 and %3 have the same window: keep one")
-                        .arg(QLatin1String(option), limits[k].text(), limits[i].text());
-            }
-            // The counter's arithmetic stays exact in a double while N x W (ms) <= 2^53.
-            if (policy.algorithm == RateAlgorithm::SlidingWindowCounter
-                && double(limits[i].limit) * double(limits[i].windowMs().count()) > 9007199254740992.0)
-                return QStringLiteral("--%1 %2 is too large for sliding-window-counter: N x window must "
-                                      "stay within 2^53 ms (about 1000000000/2h)")
-                    .arg(QLatin1String(option), limits[i].text());
-        }
-        return QString();
+    // How to name an option in an error: where its value came from, when known.
+    const auto named = [origins](const char *option) {
+        const QString name = QLatin1String(option);
+        const QString origin = origins ? origins->value(name) : QString();
+        return origin.isEmpty() ? QStringLiteral("--") + name : origin;
     };
+    const auto check
+        = [&named](const QList<RateLimit> &limits, const RateLimitPolicy &policy, const char *option) {
+              for (qsizetype i = 0; i < limits.size(); ++i) {
+                  for (qsizetype k = 0; k < i; ++k) {
+                      if (limits[k].window == limits[i].window)
+                          return QStringLiteral("%1: %2 and %3 have the same window: keep one")
+                              .arg(named(option), limits[k].text(), limits[i].text());
+                  }
+                  // The counter's arithmetic stays exact in a double while N x W (ms) <= 2^53.
+                  if (policy.algorithm == RateAlgorithm::SlidingWindowCounter
+                      && double(limits[i].limit) * double(limits[i].windowMs().count()) > 9007199254740992.0)
+                      return QStringLiteral("%1: %2 is too large for sliding-window-counter: N x window must "
+                                            "stay within 2^53 ms (about 1000000000/2h)")
+                          .arg(named(option), limits[i].text());
+              }
+              return QString();
+          };
     if (settings.rateLimits.limits.isEmpty())
         return QStringLiteral("--rate-limit: the report route needs at least one limit");
     QString problem = check(settings.rateLimits.limits, settings.rateLimits, "rate-limit");
@@ -528,7 +570,7 @@ QString ServiceOptions::problemWith(const LiveSettings &settings)
     AddressRanges ranges;
     for (const QString &range : settings.rateLimitExempt) {
         if (!ranges.add(range, &problem))
-            return QStringLiteral("--rate-limit-exempt: %1").arg(problem);
+            return QStringLiteral("%1: %2").arg(named("rate-limit-exempt"), problem);
     }
     return QString();
 }

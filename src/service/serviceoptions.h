@@ -6,6 +6,7 @@
 #include "redis/redistls.h"
 #include "redis/redisurl.h"
 
+#include <QHash>
 #include <QHostAddress>
 #include <QProcessEnvironment>
 #include <QStringList>
@@ -80,7 +81,9 @@ struct ServiceOptions
             && a.rateLimitExempt == b.rateLimitExempt;
     }
     // Checks the rate-limit settings as the options do: nothing, or why they cannot be used.
-    static QString problemWith(const LiveSettings &settings);
+    // `origins` names where each option came from ("rate-limit in /etc/cachedash.conf").
+    static QString problemWith(
+        const LiveSettings &settings, const QHash<QString, QString> *origins = nullptr);
 
     // Declares the command-line options on a parser.
     static void addTo(QCommandLineParser &parser);

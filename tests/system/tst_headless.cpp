@@ -2,12 +2,14 @@
 // The cachedash binary as a user or a script runs it: --headless, its one "Listening on" line,
 // clean exits on signals, and clear errors; and the same over TLS (rediss://), with every way a
 // TLS start can go wrong.
+#include "testlib/rawconnection.h"
 #include "testlib/testcertificates.h"
 #include "testlib/testhttp.h"
 #include "testlib/testredisserver.h"
 #include "testlib/testwait.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonObject>
 #include <QJsonValue>
 #include <QProcess>
@@ -17,11 +19,16 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <csignal>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <vector>
 
 using Cachedash::Test::HttpResult;
+using Cachedash::Test::monotonicUs;
+using Cachedash::Test::RawConnection;
 using Cachedash::Test::TestCertificates;
 using Cachedash::Test::TestHttp;
 using Cachedash::Test::TestRedisServer;
@@ -48,6 +55,8 @@ private Q_SLOTS:
     void invalidOptions_data();
     void invalidOptions();
     void helpAndVersion();
+    void reloadUnderLoad();
+    void reloadRefused();
 
 private:
     TestRedisServer m_redis;
@@ -63,6 +72,144 @@ namespace {
 // --redis-timeout-ms 1000, and at least 2 s); a start error must come within it (plus the
 // process's own start). A refusal (a certificate, a password) ends the wait at once.
 constexpr qint64 kStartWaitMs = 2000;
+
+bool writeFile(const QString &path, const QByteArray &content)
+{
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly | QIODevice::Truncate) && file.write(content) == content.size();
+}
+
+// Starts the binary headless on a free port with `args`; returns its base URL once it listens,
+// or nothing (with what it said on stderr in *why) if it did not.
+QString startHeadless(QProcess &process, const QStringList &args, QString *why)
+{
+    process.start(QStringLiteral(CACHEDASH_BINARY),
+        QStringList{QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0")} + args);
+    if (!process.waitForStarted()) {
+        *why = process.errorString();
+        return {};
+    }
+    waitUntil([&] { return process.canReadLine() || process.state() == QProcess::NotRunning; }, 5000);
+    const QString line = QString::fromUtf8(process.readLine()).trimmed();
+    if (!line.startsWith(QStringLiteral("Listening on http://"))) {
+        *why = line + QString::fromUtf8(process.readAllStandardError());
+        return {};
+    }
+    return line.section(u' ', 2);
+}
+
+// The samples of GET /metrics, one line each ("name{labels} value"), comments left out.
+QByteArrayList metricSamples(TestHttp &http)
+{
+    QByteArrayList samples;
+    for (const QByteArray &line : http.get(QStringLiteral("/metrics")).body.split('\n')) {
+        if (!line.isEmpty() && !line.startsWith('#'))
+            samples << line;
+    }
+    return samples;
+}
+
+QByteArray reportLimit(const QByteArray &window, const QByteArray &algorithm, const QByteArray &limit)
+{
+    return "cachedash_ratelimit_limit{route=\"reports\",window=\"" + window + "\",algorithm=\"" + algorithm
+        + "\",mode=\"enforce\"} " + limit;
+}
+
+QByteArray reloads(const QByteArray &result, int count)
+{
+    return "cachedash_config_reloads_total{result=\"" + result + "\"} " + QByteArray::number(count);
+}
+
+// The limits and the reload counters among the samples: what a failed wait shows.
+QByteArray reloadSamples(const QByteArrayList &samples)
+{
+    QByteArrayList shown;
+    for (const QByteArray &s : samples) {
+        if (s.startsWith("cachedash_ratelimit_limit") || s.startsWith("cachedash_config_reloads_total"))
+            shown << s;
+    }
+    return shown.join('\n');
+}
+
+// Waits until every one of `samples` is among GET /metrics's, asking every 20 ms while the event
+// loop keeps running (and with it any load); true if they all came within timeoutMs.
+bool waitForMetrics(TestHttp &http, const QByteArrayList &samples, qint64 timeoutMs, QByteArrayList *last)
+{
+    qint64 nextUs = 0;
+    bool found = false; // waitUntil() asks once more at the end: the answer must not change
+    return waitUntil(
+        [&] {
+            if (found || monotonicUs() < nextUs)
+                return found;
+            nextUs = monotonicUs() + 20'000;
+            *last = metricSamples(http);
+            found = std::all_of(
+                samples.begin(), samples.end(), [&](const QByteArray &s) { return last->contains(s); });
+            return found;
+        },
+        timeoutMs);
+}
+
+// A keep-alive connection asking GET /reports/eu over and over, the next request as soon as the
+// answer to the last one has come; every request and its answer are kept.
+class ReportLoop
+{
+public:
+    struct Exchange
+    {
+        qint64 sentUs = 0;
+        qint64 doneUs = -1;
+        HttpResult answer;
+    };
+
+    explicit ReportLoop(quint16 port)
+        : m_connection(port)
+    {
+        QObject::connect(
+            &m_connection.socket(), &QIODevice::readyRead, &m_connection.socket(), [this] { pump(); });
+        send();
+    }
+
+    // No request after the one under way.
+    void stop() { m_stopped = true; }
+    bool drained()
+    {
+        pump();
+        return m_connection.answers().size() >= qsizetype(m_exchanges.size()) || m_connection.isClosed();
+    }
+    // Answers to requests sent after `us`.
+    int answeredAfter(qint64 us) const
+    {
+        return int(std::count_if(m_exchanges.begin(), m_exchanges.end(),
+            [us](const Exchange &e) { return e.sentUs > us && e.doneUs >= 0; }));
+    }
+    const std::vector<Exchange> &exchanges() const { return m_exchanges; }
+    RawConnection &connection() { return m_connection; }
+
+private:
+    void send()
+    {
+        m_exchanges.push_back({monotonicUs(), -1, {}});
+        m_connection.write(TestHttp::getRequest(QStringLiteral("/reports/eu")));
+    }
+    void pump()
+    {
+        const QList<HttpResult> &answers = m_connection.answers();
+        while (m_answered < answers.size() && m_answered < qsizetype(m_exchanges.size())) {
+            Exchange &e = m_exchanges[size_t(m_answered)];
+            e.doneUs = monotonicUs();
+            e.answer = answers[m_answered];
+            ++m_answered;
+        }
+        if (!m_stopped && m_answered == qsizetype(m_exchanges.size()) && !m_connection.isClosed())
+            send();
+    }
+
+    RawConnection m_connection;
+    std::vector<Exchange> m_exchanges;
+    qsizetype m_answered = 0;
+    bool m_stopped = false;
+};
 
 } // namespace
 
@@ -515,6 +662,232 @@ void tst_Headless::helpAndVersion()
     version.start(QStringLiteral(CACHEDASH_BINARY), {QStringLiteral("--version")});
     QVERIFY(version.waitForFinished(3000));
     QVERIFY(version.readAllStandardOutput().startsWith("cachedash "));
+}
+
+// SIGHUP while keep-alive clients ask for reports without pause: the new limits and algorithm
+// from the re-read --config file take over at one moment. No connection drops, no request is lost,
+// every answer is decided whole by the old policy or whole by the new one, and once a client has
+// seen the new one, every request sent after it gets the new one too.
+void tst_Headless::reloadUnderLoad()
+{
+    QElapsedTimer wall;
+    wall.start();
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString config = dir.filePath(QStringLiteral("cachedash.ini"));
+    QVERIFY(writeFile(config, "rate-limit = 1000000/10s\n"));
+    QProcess process;
+    QString why;
+    const QString base = startHeadless(process,
+        {QStringLiteral("--redis-url"), m_redis.url(), QStringLiteral("--config"), config,
+            QStringLiteral("--report-delay-ms"), QStringLiteral("20"), QStringLiteral("--access-log"),
+            QStringLiteral("off")},
+        &why);
+    QVERIFY2(!base.isEmpty(), qPrintable(why));
+    TestHttp http{QUrl(base)};
+    const QByteArray oldLimit = reportLimit("10", "sliding-log", "1000000");
+    const QByteArray newLimit = reportLimit("10", "gcra", "3");
+    QByteArrayList samples = metricSamples(http);
+    QVERIFY2(samples.contains(oldLimit) && samples.contains(reloads("applied", 0)),
+        reloadSamples(samples).constData());
+
+    const QByteArray oldPolicy = "1000000;w=10";
+    const QByteArray newPolicy = "3;w=10";
+    const quint16 port = quint16(QUrl(base).port());
+    std::vector<std::unique_ptr<ReportLoop>> loops;
+    for (int i = 0; i < 4; ++i)
+        loops.push_back(std::make_unique<ReportLoop>(port));
+    const auto everyLoop = [&](const std::function<bool(ReportLoop &)> &holds) {
+        return std::all_of(loops.begin(), loops.end(), [&](const auto &loop) { return holds(*loop); });
+    };
+    QVERIFY2(
+        waitUntil([&] { return everyLoop([](ReportLoop &l) { return l.answeredAfter(0) >= 50; }); }, 5000),
+        "the load does not flow");
+
+    QVERIFY(writeFile(config, "rate-limit = 3/10s\nrate-algorithm = gcra\n"));
+    const qint64 hupUs = monotonicUs();
+    QCOMPARE(::kill(pid_t(process.processId()), SIGHUP), 0);
+    QVERIFY2(waitForMetrics(http, {newLimit, reloads("applied", 1), reloads("failed", 0)}, 5000, &samples),
+        reloadSamples(samples).constData());
+    QVERIFY2(!samples.contains(oldLimit), reloadSamples(samples).constData());
+    const qint64 seenUs = monotonicUs();
+    // The load goes on under the new policy for a while, then stops and drains.
+    QVERIFY(waitUntil(
+        [&] { return everyLoop([&](ReportLoop &l) { return l.answeredAfter(seenUs) >= 50; }); }, 5000));
+    for (auto &loop : loops)
+        loop->stop();
+    QVERIFY(waitUntil([&] { return everyLoop([](ReportLoop &l) { return l.drained(); }); }, 5000));
+
+    int total = 0;
+    int oldAnswers = 0;
+    int oldAfterHup = 0; // old-policy answers that came after SIGHUP was sent: the overlap
+    int newAllowed = 0;
+    int newLimited = 0;
+    qint64 firstNewUs = std::numeric_limits<qint64>::max(); // when the first new-policy answer came
+    qint64 lastOldSentUs = 0;
+    for (const auto &loop : loops) {
+        QVERIFY2(loop->connection().isConnected(), "a connection was closed");
+        for (const ReportLoop::Exchange &e : loop->exchanges()) {
+            QVERIFY2(e.doneUs >= 0, "a request got no answer");
+            const QByteArray policy = e.answer.header("ratelimit-policy");
+            const int status = e.answer.status;
+            ++total;
+            if (policy == oldPolicy) {
+                QVERIFY2(status == 200, qPrintable(QString::number(status)));
+                QCOMPARE(e.answer.header("ratelimit-limit"), QByteArray("1000000"));
+                ++oldAnswers;
+                oldAfterHup += e.doneUs > hupUs ? 1 : 0;
+                lastOldSentUs = std::max(lastOldSentUs, e.sentUs);
+            } else {
+                QVERIFY2(policy == newPolicy, policy.constData());
+                QVERIFY2(status == 200 || status == 429, qPrintable(QString::number(status)));
+                QCOMPARE(e.answer.header("ratelimit-limit"), QByteArray("3"));
+                ++(status == 200 ? newAllowed : newLimited);
+                firstNewUs = std::min(firstNewUs, e.doneUs);
+                // Whatever was answered before SIGHUP was sent had the old policy.
+                QVERIFY(e.doneUs > hupUs);
+            }
+            QCOMPARE(e.answer.version, QByteArray("HTTP/1.1"));
+        }
+        // On one connection: old answers, then new ones, never back.
+        const auto &ex = loop->exchanges();
+        const auto firstNew = std::find_if(ex.begin(), ex.end(),
+            [&](const ReportLoop::Exchange &e) { return e.answer.header("ratelimit-policy") == newPolicy; });
+        QVERIFY(std::all_of(firstNew, ex.end(),
+            [&](const ReportLoop::Exchange &e) { return e.answer.header("ratelimit-policy") == newPolicy; }));
+    }
+    // Across connections: a request sent after any client saw the new policy is decided by it.
+    QVERIFY2(
+        lastOldSentUs < firstNewUs, "an old-policy answer to a request sent after the new policy showed");
+    // The gcra 3/10s applies to the load's one client (127.0.0.1): 3 at once, then one per 3.33 s.
+    const qint64 newForMs = (monotonicUs() - hupUs) / 1000;
+    QVERIFY2(newAllowed >= 3 && newAllowed <= 3 + int(newForMs / 3333) + 1,
+        qPrintable(QStringLiteral("%1 admitted in %2 ms").arg(newAllowed).arg(newForMs)));
+    QVERIFY(newLimited >= 50 * int(loops.size()) - newAllowed);
+    qInfo("%d answers: %d under the old policy (%d of them after SIGHUP), %d admitted and %d limited under "
+          "the new",
+        total, oldAnswers, oldAfterHup, newAllowed, newLimited);
+
+    // Forgotten, the client starts afresh under gcra 3/10s: a burst of 5 gets 3 through.
+    QCOMPARE(http.send("DELETE", QStringLiteral("/ratelimit/127.0.0.1")).status, 200);
+    RawConnection burst(port);
+    QByteArray requests;
+    for (int i = 0; i < 5; ++i)
+        requests += TestHttp::getRequest(QStringLiteral("/reports/eu"));
+    burst.write(requests);
+    const QList<HttpResult> answers = burst.waitForAnswers(5, 5000);
+    QCOMPARE(answers.size(), 5);
+    QList<int> statuses;
+    for (const HttpResult &a : answers) {
+        statuses << a.status;
+        QCOMPARE(a.header("ratelimit-policy"), newPolicy);
+    }
+    QCOMPARE(statuses, (QList<int>{200, 200, 200, 429, 429}));
+    const int retryAfter = answers.last().header("retry-after").toInt();
+    QVERIFY2(retryAfter >= 1 && retryAfter <= 4, answers.last().header("retry-after").constData());
+
+    ::kill(pid_t(process.processId()), SIGTERM);
+    QVERIFY(process.waitForFinished(3000));
+    QCOMPARE(process.exitCode(), 0);
+    const QString log = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(log.contains(QStringLiteral("reloaded ") + config), qPrintable(log));
+    QVERIFY2(!log.contains(QStringLiteral("reload refused")), qPrintable(log));
+    qInfo("took %lld ms", wall.elapsed());
+}
+
+// A reload that cannot be applied changes nothing: the old limits keep answering, the log says why,
+// and cachedash_config_reloads_total{result="failed"} counts it. A good file later applies.
+void tst_Headless::reloadRefused()
+{
+    QElapsedTimer wall;
+    wall.start();
+    QCOMPARE(m_redis.command({"FLUSHALL"}), QByteArray("OK"));
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString config = dir.filePath(QStringLiteral("cachedash.ini"));
+    QVERIFY(writeFile(config, "rate-limit = 50/10s, 100/1h\n"));
+    QProcess process;
+    QString why;
+    const QString base = startHeadless(process,
+        {QStringLiteral("--redis-url"), m_redis.url(), QStringLiteral("--config"), config,
+            QStringLiteral("--report-delay-ms"), QStringLiteral("20")},
+        &why);
+    QVERIFY2(!base.isEmpty(), qPrintable(why));
+    TestHttp http{QUrl(base)};
+    const QByteArray oldPolicy = "50;w=10, 100;w=3600";
+    QCOMPARE(http.get(QStringLiteral("/reports/eu")).header("ratelimit-policy"), oldPolicy);
+    QString log;
+    const auto logSays = [&](const QString &text, int times) {
+        return waitUntil(
+            [&] {
+                log += QString::fromUtf8(process.readAllStandardError());
+                return log.count(text) >= times;
+            },
+            3000);
+    };
+    const QByteArrayList oldLimits{
+        reportLimit("10", "sliding-log", "50"), reportLimit("3600", "sliding-log", "100")};
+    QByteArrayList samples;
+    const auto seen = [&]() -> QString {
+        log += QString::fromUtf8(process.readAllStandardError());
+        return QString::fromUtf8(reloadSamples(samples)) + QStringLiteral("\nlog:\n") + log;
+    };
+
+    // A value that is not a limit; then a file that is gone.
+    const struct
+    {
+        QByteArray content; // null: the file is removed
+        QString mentions;
+    } refused[] = {
+        {"rate-limit = banana\n",
+            QStringLiteral("rate-limit in %1: \"banana\" is not a rate limit").arg(config)},
+        {{}, QStringLiteral("--config: %1 is not a readable file").arg(config)},
+    };
+    int failed = 0;
+    for (const auto &r : refused) {
+        if (r.content.isNull())
+            QVERIFY(QFile::remove(config));
+        else
+            QVERIFY(writeFile(config, r.content));
+        QCOMPARE(::kill(pid_t(process.processId()), SIGHUP), 0);
+        ++failed;
+        QVERIFY2(
+            waitForMetrics(http, QByteArrayList{reloads("failed", failed), reloads("applied", 0)} + oldLimits,
+                3000, &samples),
+            qPrintable(seen()));
+        QVERIFY2(logSays(QStringLiteral("reload refused, the settings stay as they were: ") + r.mentions, 1),
+            qPrintable(log));
+        const HttpResult answer = http.get(QStringLiteral("/reports/eu"));
+        QCOMPARE(answer.status, 200);
+        QCOMPARE(answer.header("ratelimit-policy"), oldPolicy);
+    }
+    QCOMPARE(log.count(QStringLiteral("reload refused")), 2);
+
+    // Put right, the file applies at the next SIGHUP.
+    QVERIFY(writeFile(config, "rate-limit = 2/10s\nrate-limit-mode = shadow\n"));
+    QCOMPARE(::kill(pid_t(process.processId()), SIGHUP), 0);
+    const QByteArray shadowLimit = "cachedash_ratelimit_limit{route=\"reports\",window=\"10\",algorithm="
+                                   "\"sliding-log\",mode=\"shadow\"} 2";
+    QVERIFY2(waitForMetrics(http, {reloads("failed", 2), reloads("applied", 1), shadowLimit}, 3000, &samples),
+        qPrintable(seen()));
+    // The sliding log kept the requests above: forgotten, the client starts afresh.
+    QCOMPARE(http.send("DELETE", QStringLiteral("/ratelimit/127.0.0.1")).status, 200);
+    for (int i = 0; i < 3; ++i) { // shadow mode: the third is over the limit, and still served
+        const HttpResult answer = http.get(QStringLiteral("/reports/eu"));
+        QCOMPARE(answer.status, 200);
+        QCOMPARE(answer.header("ratelimit-policy"), QByteArray("2;w=10"));
+    }
+    QVERIFY2(metricSamples(http).contains(
+                 "cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"shadowed\"} 1"),
+        "no shadowed decision");
+
+    ::kill(pid_t(process.processId()), SIGTERM);
+    QVERIFY(process.waitForFinished(3000));
+    QCOMPARE(process.exitCode(), 0);
+    log += QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(log.contains(QStringLiteral("reloaded ") + config), qPrintable(log));
+    qInfo("took %lld ms", wall.elapsed());
 }
 
 QTEST_GUILESS_MAIN(tst_Headless)
