@@ -14,7 +14,7 @@
 -- ARGV[2L+2]         (unused: the sliding log's member prefix)
 -- ARGV[2L+3]         "peek": read the L keys of one client and write nothing
 --
--- Returns {now_us, then per request: allowed, binding, remaining, wait_ms}, as the sliding log;
+-- Returns {now_us, then per request: verdict, remaining, wait_ms}, as the sliding log;
 -- when admitted, wait_ms is until the binding limit admits one more request than now (0: it is full).
 -- Peeking returns {now_us, then per limit: used, remaining, next_slot_ms, retry_ms, tat_in_us, T_us,
 -- tau_us}, tat_in_us being how far the TAT is ahead of now (0 when it is not).
@@ -79,12 +79,11 @@ for i = 1, #KEYS / L do
         local early = tat_of(KEYS[first + j]) - tolerance[j] - now
         if early > wait then binding, wait = j, early end
     end
-    local base = 4 * (i - 1) + 1
+    local base = 3 * (i - 1) + 1
     if wait > 0 then
-        result[base + 1] = 0
-        result[base + 2] = binding
-        result[base + 3] = 0
-        result[base + 4] = ms(wait)
+        result[base + 1] = -binding
+        result[base + 2] = 0
+        result[base + 3] = ms(wait)
     else
         local remaining, next_us
         for j = 1, L do
@@ -97,10 +96,9 @@ for i = 1, #KEYS / L do
             local left, next_j = allowance(j, tats[key])
             if remaining == nil or left < remaining then binding, remaining, next_us = j, left, next_j end
         end
-        result[base + 1] = 1
-        result[base + 2] = binding
-        result[base + 3] = remaining
-        result[base + 4] = ms(next_us)
+        result[base + 1] = binding
+        result[base + 2] = remaining
+        result[base + 3] = ms(next_us)
     end
 end
 

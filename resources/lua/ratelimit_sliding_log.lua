@@ -17,11 +17,11 @@
 -- ARGV[2L+2]  a member prefix unique to this batch: request i's member is ARGV[2L+2] .. i
 -- ARGV[2L+3]  "peek": read KEYS[1]'s state and write nothing (GET /ratelimit/{client})
 --
--- Returns {now_us, then per request: allowed, binding, remaining, wait_ms}
+-- Returns {now_us, then per request: verdict, remaining, wait_ms}
 --   now_us     the moment of the decisions, by Redis's clock, in microseconds
---   allowed    1 if admitted (and recorded in every limit), 0 if refused (and recorded in none)
---   binding    the limit that speaks for the request (1-based): when admitted, the one with the
---              fewest requests left; when refused, the one that frees last
+--   verdict    +j if admitted (and recorded in every limit), -j if refused (and recorded in none),
+--              j being the limit that speaks for the request (1-based): when admitted, the one
+--              with the fewest requests left; when refused, the one that frees last
 --   remaining  requests the binding limit still admits
 --   wait_ms    when admitted, until the binding limit's oldest entry leaves its window (0: none);
 --              when refused, until every limit admits again: the honest Retry-After
@@ -147,12 +147,11 @@ end
 local result = {now_us}
 for i, key in ipairs(KEYS) do
     local d = decided[i]
-    local base = 4 * (i - 1) + 1
-    result[base + 1] = d[1]
-    result[base + 3] = d[3]
+    local base = 3 * (i - 1) + 1
+    result[base + 2] = d[3]
     if d[1] == 1 then
-        result[base + 2] = d[2]
-        result[base + 4] = leaves(key, d[2], 0)
+        result[base + 1] = d[2]
+        result[base + 3] = leaves(key, d[2], 0)
     else
         -- Each full limit admits again once its entry at offset count - N leaves.
         local binding, wait = 1, 0
@@ -162,8 +161,8 @@ for i, key in ipairs(KEYS) do
                 if ms > wait then binding, wait = j, ms end
             end
         end
-        result[base + 2] = binding
-        result[base + 4] = wait
+        result[base + 1] = -binding
+        result[base + 3] = wait
     end
 end
 return result

@@ -17,7 +17,7 @@
 -- ARGV[2L+2]         (unused: the sliding log's member prefix)
 -- ARGV[2L+3]         "peek": read the L keys of one client and write nothing
 --
--- Returns {now_us, then per request: allowed, binding, remaining, wait_ms}, as the sliding log;
+-- Returns {now_us, then per request: verdict, remaining, wait_ms}, as the sliding log;
 -- when admitted, wait_ms is until the binding limit admits one more request than now (0: it is full).
 -- Peeking returns {now_us, then per limit: used, remaining, next_slot_ms, retry_ms, current,
 -- previous, elapsed_ms}.
@@ -102,12 +102,11 @@ for i = 1, #KEYS / L do
         local ms = wait_until(j, state_of(KEYS[first + j], j), limits[j])
         if ms > wait then binding, wait = j, ms end
     end
-    local base = 4 * (i - 1) + 1
+    local base = 3 * (i - 1) + 1
     if wait > 0 then
-        result[base + 1] = 0
-        result[base + 2] = binding
-        result[base + 3] = 0
-        result[base + 4] = wait
+        result[base + 1] = -binding
+        result[base + 2] = 0
+        result[base + 3] = wait
     else
         local remaining, next_ms
         for j = 1, L do
@@ -124,10 +123,9 @@ for i = 1, #KEYS / L do
                 next_ms = left < limits[j] and wait_until(j, s, limits[j] - left) or 0
             end
         end
-        result[base + 1] = 1
-        result[base + 2] = binding
-        result[base + 3] = remaining
-        result[base + 4] = next_ms
+        result[base + 1] = binding
+        result[base + 2] = remaining
+        result[base + 3] = next_ms
     end
 end
 

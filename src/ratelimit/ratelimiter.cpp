@@ -24,7 +24,7 @@ qint64 RateLimitDecision::retryAfterSeconds() const
 
 namespace {
 
-constexpr int ReplyPerCheck = 4; // allowed, binding, remaining, wait_ms
+constexpr int ReplyPerCheck = 3; // verdict (+binding admitted, -binding refused), remaining, wait_ms
 constexpr int ReplyPerLimit = 7; // of a peek: used, remaining, next_slot_ms, retry_ms, 3 kept
 
 } // namespace
@@ -173,7 +173,10 @@ QCoro::Task<RateLimitDecision> RateLimiter::check(QString client)
         gathering = newBatch();
     std::shared_ptr<Batch> batch = gathering;
     const int index = batch->checks++;
-    batch->keys.append(m_lastKeys);
+    if (m_lastKeys.size() == 1)
+        batch->keys.append(key);
+    else
+        batch->keys.append(m_lastKeys);
     if (index == 0) {
         m_redis.beforeNextWrite(key, [&redis = m_redis, batch] { send(redis, batch); });
     } else if (batch->checks >= MaxBatch) {
@@ -188,8 +191,8 @@ QCoro::Task<RateLimitDecision> RateLimiter::check(QString client)
     const auto &e = reply.elements();
     const size_t at = 1 + ReplyPerCheck * size_t(index);
     const bool valid = reply.isArray() && e.size() == 1 + ReplyPerCheck * size_t(batch->checks)
-        && e[at].isInteger() && e[at + 1].isInteger() && e[at + 2].isInteger() && e[at + 3].isInteger()
-        && e[at + 1].toInteger() >= 1 && e[at + 1].toInteger() <= compiled.policy.limits.size();
+        && e[at].isInteger() && e[at + 1].isInteger() && e[at + 2].isInteger() && e[at].toInteger() != 0
+        && std::abs(e[at].toInteger()) <= compiled.policy.limits.size();
     if (!valid)
         co_return failure(reply, compiled);
     if (m_failing && steady_clock::now() - m_lastFailure > 1s) {
@@ -199,12 +202,13 @@ QCoro::Task<RateLimitDecision> RateLimiter::check(QString client)
     RateLimitDecision decision;
     decision.policy = compiled.header;
     decision.decidedAtUs = e[0].isInteger() ? e[0].toInteger() : 0;
-    const RateLimit &binding = compiled.policy.limits[qsizetype(e[at + 1].toInteger() - 1)];
+    const qint64 verdict = e[at].toInteger();
+    const RateLimit &binding = compiled.policy.limits[qsizetype(std::abs(verdict) - 1)];
     decision.limit = binding.limit;
     decision.window = binding.window;
-    decision.limited = e[at].toInteger() != 1;
-    decision.remaining = int(std::max<qint64>(0, e[at + 2].toInteger()));
-    decision.nextSlot = milliseconds(std::max<qint64>(0, e[at + 3].toInteger()));
+    decision.limited = verdict < 0;
+    decision.remaining = int(std::max<qint64>(0, e[at + 1].toInteger()));
+    decision.nextSlot = milliseconds(std::max<qint64>(0, e[at + 2].toInteger()));
     if (!decision.limited) {
         ++m_counters.allowed;
     } else if (compiled.policy.mode == RateLimitMode::Shadow) {
