@@ -208,6 +208,7 @@ private Q_SLOTS:
 
     void contractOverACluster();
     void regionsOnEveryPrimary();
+    void limiterAdmitsExactlyTheLimit_data();
     void limiterAdmitsExactlyTheLimit();
     void stampedeComputesOnce();
     void refreshDuringFillWins();
@@ -373,10 +374,31 @@ void tst_Cluster::regionsOnEveryPrimary()
     QCOMPARE(service->cache().counters().writes, 3u);
 }
 
+void tst_Cluster::limiterAdmitsExactlyTheLimit_data()
+{
+    QTest::addColumn<int>("algorithm");
+    QTest::addColumn<QList<RateLimit>>("limits");
+    QTest::addColumn<QByteArrayList>("keys"); // the client's keys, %1 for its address
+    QTest::newRow("sliding-log 5/10s")
+        << int(RateAlgorithm::SlidingLog) << QList<RateLimit>{{5, 10s}} << QByteArrayList{"rate:sliding:%1"};
+    // Stacked: a client's keys carry its address as a hash tag, so one script call (one slot)
+    // decides both limits.
+    QTest::newRow("gcra 7/10s + 5/1m") << int(RateAlgorithm::Gcra) << QList<RateLimit>{{7, 10s}, {5, 60s}}
+                                       << QByteArrayList{"rate:gcra:{%1}:7/10s", "rate:gcra:{%1}:5/1m"};
+    QTest::newRow("sliding-window-counter 5/10s + 9/1m")
+        << int(RateAlgorithm::SlidingWindowCounter) << QList<RateLimit>{{5, 10s}, {9, 60s}}
+        << QByteArrayList{"rate:counter:{%1}:5/10s", "rate:counter:{%1}:9/1m"};
+}
+
 void tst_Cluster::limiterAdmitsExactlyTheLimit()
 {
+    QFETCH(int, algorithm);
+    QFETCH(QList<RateLimit>, limits);
+    QFETCH(QByteArrayList, keys);
+    ServiceOptions o = options();
+    o.rateLimits = {limits, RateAlgorithm(algorithm)};
     TestService service;
-    QVERIFY2(service.start(options()), qPrintable(service.errorString()));
+    QVERIFY2(service.start(o), qPrintable(service.errorString()));
     TestHttp http{service.baseUrl()};
     const QByteArray client = clientIp(40);
     QList<QByteArray> requests;
@@ -396,9 +418,14 @@ void tst_Cluster::limiterAdmitsExactlyTheLimit()
     }
     QCOMPARE(admitted, 5);
     QCOMPARE(limited, 25);
-    // The window is on the primary that owns the client's key, with the five admissions.
-    const QByteArray key = RateLimiter::keyFor(QString::fromLatin1(client));
-    QCOMPARE(m_cluster.server(ownerOf(key)).command({"ZCARD", key}), QByteArray("5"));
+    // The client's keys are on the primary that owns their slot; the sliding log holds the five
+    // admissions.
+    for (const QByteArray &pattern : keys) {
+        const QByteArray key = QByteArray(pattern).replace("%1", client);
+        QCOMPARE(m_cluster.server(ownerOf(key)).command({"EXISTS", key}), QByteArray("1"));
+        if (algorithm == int(RateAlgorithm::SlidingLog))
+            QCOMPARE(m_cluster.server(ownerOf(key)).command({"ZCARD", key}), QByteArray("5"));
+    }
     QCOMPARE(service->rateLimits().reports().counters().errors, 0u);
 }
 
