@@ -217,8 +217,10 @@ void ServiceHost::reload(const std::optional<ServiceOptions> &reread, const QStr
                 observer->pollSoon();
         },
         Qt::BlockingQueuedConnection);
-    if (applied)
+    if (applied) {
         m_options.apply(now);
+        Q_EMIT settingsChanged();
+    }
 }
 
 QList<RateLimit> ServiceHost::compareAlgorithms()

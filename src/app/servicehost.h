@@ -57,6 +57,8 @@ Q_SIGNALS:
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);
     void comparisonStep(const Cachedash::ComparisonStep &step);
     void comparisonFinished();
+    // A SIGHUP reload changed the options.
+    void settingsChanged();
 
 private:
     ServiceOptions m_options;

@@ -133,6 +133,7 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     }
 
     connect(&m_host, &ServiceHost::snapshotReady, this, &MainWindow::applySnapshot);
+    connect(&m_host, &ServiceHost::settingsChanged, this, &MainWindow::showSettings);
     m_tick.setInterval(33);
     connect(&m_tick, &QTimer::timeout, this, &MainWindow::tick);
     m_tick.start();
