@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             QString again;
             const auto reparsed = RateLimit::parse(l.text(), std::nullopt, &again);
             FUZZ_CHECK(reparsed && *reparsed == l);
-            FUZZ_CHECK(l.policyItem() == QByteArray::number(l.limit) + ";w=" + QByteArray::number(qint64(l.window.count())));
+            FUZZ_CHECK(l.policyItem()
+                == QByteArray::number(l.limit) + ";w=" + QByteArray::number(qint64(l.window.count())));
         }
         const auto listed = RateLimit::parseList(RateLimit::listText(*limits), &error);
         FUZZ_CHECK(listed && *listed == *limits);

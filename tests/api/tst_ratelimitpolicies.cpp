@@ -135,10 +135,12 @@ void tst_RateLimitPolicies::concurrentRequestsAdmitExactlyN_data()
     QTest::addColumn<RateAlgorithm>("algorithm");
     QTest::addColumn<QList<RateLimit>>("limits");
     QTest::addColumn<int>("admitted");
-    for (RateAlgorithm a : {RateAlgorithm::SlidingLog, RateAlgorithm::Gcra, RateAlgorithm::SlidingWindowCounter}) {
+    for (RateAlgorithm a :
+        {RateAlgorithm::SlidingLog, RateAlgorithm::Gcra, RateAlgorithm::SlidingWindowCounter}) {
         const QByteArray name = algorithmName(a).toLatin1();
         QTest::newRow(QByteArray(name + " 7/10s").constData()) << a << QList<RateLimit>{{7, 10s}} << 7;
-        QTest::newRow(QByteArray(name + " 9/10s + 6/1m").constData()) << a << QList<RateLimit>{{9, 10s}, {6, 60s}} << 6;
+        QTest::newRow(QByteArray(name + " 9/10s + 6/1m").constData())
+            << a << QList<RateLimit>{{9, 10s}, {6, 60s}} << 6;
     }
 }
 
@@ -166,7 +168,8 @@ void tst_RateLimitPolicies::concurrentRequestsAdmitExactlyN()
 
 void tst_RateLimitPolicies::shadowModeRefusesNothingAndSaysWhat()
 {
-    QVERIFY2(start({{{2, 10s}}, RateAlgorithm::Gcra, RateLimitMode::Shadow}), qPrintable(m_service.errorString()));
+    QVERIFY2(
+        start({{{2, 10s}}, RateAlgorithm::Gcra, RateLimitMode::Shadow}), qPrintable(m_service.errorString()));
     const HeaderList me = from("198.51.100.3");
     QList<QByteArray> remaining;
     for (int i = 0; i < 4; ++i) {
@@ -178,11 +181,20 @@ void tst_RateLimitPolicies::shadowModeRefusesNothingAndSaysWhat()
     }
     QCOMPARE(remaining, (QList<QByteArray>{"1", "0", "0", "0"}));
     // Counted apart, and counted as enforcement would: the shadowed ones are not recorded.
-    QCOMPARE(metric(*m_http, QStringLiteral("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"shadowed\"}")), 2.0);
-    QCOMPARE(metric(*m_http, QStringLiteral("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"limited\"}")), 0.0);
-    QCOMPARE(metric(*m_http, QStringLiteral("cachedash_http_requests_total{route=\"reports\",status=\"200\"}")), 5.0 - 1.0);
+    QCOMPARE(
+        metric(*m_http,
+            QStringLiteral("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"shadowed\"}")),
+        2.0);
+    QCOMPARE(
+        metric(*m_http,
+            QStringLiteral("cachedash_ratelimit_decisions_total{route=\"reports\",decision=\"limited\"}")),
+        0.0);
+    QCOMPARE(
+        metric(*m_http, QStringLiteral("cachedash_http_requests_total{route=\"reports\",status=\"200\"}")),
+        5.0 - 1.0);
     QCOMPARE(metric(*m_http,
-                 QStringLiteral("cachedash_ratelimit_limit{route=\"reports\",window=\"10\",algorithm=\"gcra\",mode=\"shadow\"}")),
+                 QStringLiteral("cachedash_ratelimit_limit{route=\"reports\",window=\"10\",algorithm="
+                                "\"gcra\",mode=\"shadow\"}")),
         2.0);
 }
 
@@ -209,15 +221,20 @@ void tst_RateLimitPolicies::peekAndResetUnderEachAlgorithm_data()
     QTest::addColumn<RateAlgorithm>("algorithm");
     QTest::addColumn<QStringList>("keys");
     QTest::addColumn<QStringList>("fields"); // what each algorithm keeps, in every limit's answer
-    QTest::newRow("sliding-log") << RateAlgorithm::SlidingLog << QStringList{QStringLiteral("rate:sliding:198.51.100.5")}
+    QTest::newRow("sliding-log") << RateAlgorithm::SlidingLog
+                                 << QStringList{QStringLiteral("rate:sliding:198.51.100.5")}
                                  << QStringList{QStringLiteral("entries")};
     QTest::newRow("gcra") << RateAlgorithm::Gcra
-                          << QStringList{QStringLiteral("rate:gcra:{198.51.100.5}:3/10s"), QStringLiteral("rate:gcra:{198.51.100.5}:10/1m")}
-                          << QStringList{QStringLiteral("tat_ahead_ms"), QStringLiteral("emission_interval_ms"), QStringLiteral("tolerance_ms")};
+                          << QStringList{QStringLiteral("rate:gcra:{198.51.100.5}:3/10s"),
+                                 QStringLiteral("rate:gcra:{198.51.100.5}:10/1m")}
+                          << QStringList{QStringLiteral("tat_ahead_ms"),
+                                 QStringLiteral("emission_interval_ms"), QStringLiteral("tolerance_ms")};
     QTest::newRow("sliding-window-counter")
         << RateAlgorithm::SlidingWindowCounter
-        << QStringList{QStringLiteral("rate:counter:{198.51.100.5}:3/10s"), QStringLiteral("rate:counter:{198.51.100.5}:10/1m")}
-        << QStringList{QStringLiteral("current"), QStringLiteral("previous"), QStringLiteral("elapsed_ms"), QStringLiteral("estimate")};
+        << QStringList{QStringLiteral("rate:counter:{198.51.100.5}:3/10s"),
+               QStringLiteral("rate:counter:{198.51.100.5}:10/1m")}
+        << QStringList{QStringLiteral("current"), QStringLiteral("previous"), QStringLiteral("elapsed_ms"),
+               QStringLiteral("estimate")};
 }
 
 void tst_RateLimitPolicies::peekAndResetUnderEachAlgorithm()
@@ -255,7 +272,12 @@ void tst_RateLimitPolicies::peekAndResetUnderEachAlgorithm()
     QCOMPARE(m_http->get(QStringLiteral("/reports/peek"), me).status, 200);
     QCOMPARE(m_http->get(QStringLiteral("/reports/peek"), me).status, 429);
     const QJsonObject full = m_http->get(QStringLiteral("/ratelimit/198.51.100.5")).json();
-    QVERIFY(full.value(QLatin1String("limits")).toArray()[0].toObject().value(QLatin1String("retry_after_ms")).toInt() > 0);
+    QVERIFY(full.value(QLatin1String("limits"))
+                .toArray()[0]
+                .toObject()
+                .value(QLatin1String("retry_after_ms"))
+                .toInt()
+        > 0);
 
     const HttpResult reset = m_http->send("DELETE", QStringLiteral("/ratelimit/198.51.100.5"));
     QCOMPARE(reset.status, 200);
