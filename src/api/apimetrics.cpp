@@ -18,7 +18,7 @@ void ApiMetrics::count(Route route, int status, std::chrono::nanoseconds took, O
 {
     ++m_answers[size_t(route)][status];
     m_durations[size_t(route)].observe(took);
-    if (route == Route::Reports && outcome != Outcome::None)
+    if (route == Route::Reports && isReportOutcome(outcome))
         ++m_outcomes[size_t(outcome)];
 }
 
@@ -56,7 +56,7 @@ void ApiMetrics::write(MetricsWriter &out, const HttpServer &transport, int inFl
 
     out.family("cachedash_cache_requests_total", "counter", "Report requests by cache outcome.");
     for (Outcome outcome : AllOutcomes) {
-        if (outcome != Outcome::None)
+        if (isReportOutcome(outcome))
             out.sample("cachedash_cache_requests_total",
                 MetricsWriter::label("outcome", outcomeName(outcome).toLower()),
                 double(m_outcomes[size_t(outcome)]));

@@ -8,7 +8,7 @@ namespace Cachedash {
 namespace {
 // The one table of names, in the enum's order.
 constexpr std::array<const char *, AllOutcomes.size()> Names{
-    "", "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR", "SHADOW"};
+    "", "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR", "SHADOW", "INVALIDATED", "NOT-CACHED"};
 } // namespace
 
 QByteArray outcomeName(Outcome outcome)

@@ -19,13 +19,22 @@ enum class Outcome : quint8 {
     Limited, // refused by the rate limiter (429), or the limiter could not decide (503)
     Error, // any other failure: bad input, an overloaded or shutting-down service
     Shadowed, // served, though a limit would have refused it (--rate-limit-mode shadow)
+    Invalidated, // a refresh that deleted a stored report
+    NotCached, // a refresh that found no stored report to delete
 };
 
-inline constexpr std::array<Outcome, 8> AllOutcomes{Outcome::None, Outcome::Hit, Outcome::Stale,
-    Outcome::Miss, Outcome::Bypass, Outcome::Limited, Outcome::Error, Outcome::Shadowed};
+inline constexpr std::array<Outcome, 10> AllOutcomes{Outcome::None, Outcome::Hit, Outcome::Stale,
+    Outcome::Miss, Outcome::Bypass, Outcome::Limited, Outcome::Error, Outcome::Shadowed, Outcome::Invalidated,
+    Outcome::NotCached};
 
-// "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR", "SHADOW"; empty for None. Static text: no
-// allocation.
+// Whether `outcome` is one a report request can have (cachedash_cache_requests_total counts those).
+constexpr bool isReportOutcome(Outcome outcome)
+{
+    return outcome != Outcome::None && outcome != Outcome::Invalidated && outcome != Outcome::NotCached;
+}
+
+// "HIT", "STALE", "MISS", "BYPASS", "LIMITED", "ERROR", "SHADOW", "INVALIDATED", "NOT-CACHED"; empty
+// for None. Static text: no allocation.
 QByteArray outcomeName(Outcome outcome);
 
 } // namespace Cachedash

@@ -115,7 +115,8 @@ QCoro::Task<> ReportEndpoints::refresh(ApiRequest request, QString region)
         body += QByteArrayLiteral(",\"fill_cancelled\":true");
     HttpResponse r = HttpResponse::json(200, body + '}');
     addRateLimitHeaders(r, decision);
-    m_responder.respond(request, r, served(Outcome::None, decision));
+    m_responder.respond(
+        request, r, served(done->deleted ? Outcome::Invalidated : Outcome::NotCached, decision));
 }
 
 } // namespace Cachedash

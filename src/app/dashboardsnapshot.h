@@ -35,6 +35,7 @@ struct DashboardSnapshot
     RateAlgorithm algorithm = RateAlgorithm::SlidingLog;
     QList<RateLimitState> limits;
     qint64 limitsReadAtUs = 0;
+    QString notice; // something the window should say once (a change made to a shared Redis)
     quint64 computations = 0;
     int computing = 0;
 };

@@ -9,6 +9,7 @@
 #include "ratelimit/ratelimits.h"
 #include "redis/redisrouter.h"
 #include "redis/redissubscriber.h"
+#include "service/redisserverprocess.h"
 #include "service/service.h"
 
 #include <QPointer>
@@ -103,6 +104,16 @@ QCoro::Task<> RedisObserver::enableNotifications(QString node)
                 qPrintable(done.errorText().simplified()));
             co_return;
         }
+        // A server shared with others: say so once, and put the old value back on exit. A private
+        // redis-server is the window's own.
+        const QByteArray before = flags.elements()[1].bytes();
+        m_changed.append({at, node, before, wanted});
+        if (!m_service.privateRedis()) {
+            m_changeNote = tr("Set notify-keyspace-events on %1 to \"%2\" (it was \"%3\") so that the TTL "
+                              "shows changes at once; the old value is put back when the window closes.")
+                               .arg(node, QString::fromLatin1(wanted), QString::fromLatin1(before));
+            qCInfo(lcApp).noquote() << m_changeNote;
+        }
     }
     m_channelPrefix = QByteArrayLiteral("__keyspace@") + QByteArray::number(redis.url().database)
         + QByteArrayLiteral("__:");
@@ -126,6 +137,27 @@ QCoro::Task<> RedisObserver::enableNotifications(QString node)
     });
     m_subscriber->psubscribe(m_channelPrefix + QByteArrayLiteral("report:*"));
     m_subscriber->open();
+}
+
+QCoro::Task<> RedisObserver::restoreNotifications()
+{
+    RedisRouter &redis = m_service.redis();
+    for (const Changed &c : std::exchange(m_changed, {})) {
+        const QByteArrayList get{QByteArrayLiteral("CONFIG"), QByteArrayLiteral("GET"),
+            QByteArrayLiteral("notify-keyspace-events")};
+        RedisPendingReply reading = redis.command(c.key, get);
+        const RedisReply now = co_await reading;
+        // Someone else changed it since: theirs stays.
+        if (!now.isArray() || now.elements().size() != 2 || now.elements()[1].bytes() != c.after)
+            continue;
+        RedisPendingReply setting = redis.command(c.key,
+            {QByteArrayLiteral("CONFIG"), QByteArrayLiteral("SET"),
+                QByteArrayLiteral("notify-keyspace-events"), c.before});
+        const RedisReply done = co_await setting;
+        if (done.isOk())
+            qCInfo(lcApp).noquote() << "put notify-keyspace-events back to" << ('"' + c.before + '"') << "on"
+                                    << c.node;
+    }
 }
 
 void RedisObserver::onNotification(const QByteArray &channel)
@@ -228,6 +260,7 @@ QCoro::Task<> RedisObserver::poll()
         }
     }
     m_polling = false;
+    s.notice = std::exchange(m_changeNote, QString());
     Q_EMIT snapshotReady(s);
     if (std::exchange(m_pollAgain, false))
         pollSoon();

@@ -36,6 +36,9 @@ public:
     void setPollInterval(std::chrono::milliseconds interval);
     // True once Redis sends keyspace notifications for reports: changes by anyone show at once.
     bool notificationsActive() const;
+    // Puts notify-keyspace-events back as it was on every server where this observer changed it
+    // (unless someone changed it since), and waits for the answers.
+    QCoro::Task<> restoreNotifications();
 
 Q_SIGNALS:
     void snapshotReady(const Cachedash::DashboardSnapshot &snapshot);
@@ -56,6 +59,15 @@ private:
     std::unique_ptr<RedisSubscriber> m_subscriber;
     QByteArray m_channelPrefix; // __keyspace@DB__:
     QString m_listenedNode; // the node m_subscriber listens to (or is being set up for)
+    struct Changed
+    {
+        QByteArray key; // a key the node holds, to reach it again
+        QString node;
+        QByteArray before;
+        QByteArray after;
+    };
+    QList<Changed> m_changed; // notify-keyspace-events as found and as set, per node
+    QString m_changeNote; // said once in a snapshot, then cleared
 };
 
 } // namespace Cachedash

@@ -23,6 +23,8 @@ void RequestFeed::finished(const RequestRecord &record)
     case Outcome::Bypass: ++m_totals.bypass; break;
     case Outcome::Limited: ++m_totals.limited; break;
     case Outcome::Shadowed: ++m_totals.shadowed; break;
+    case Outcome::Invalidated: ++m_totals.invalidated; break;
+    case Outcome::NotCached: ++m_totals.notCached; break;
     case Outcome::Error: ++m_totals.errors; break;
     case Outcome::None:
         if (record.status >= 500)

@@ -33,6 +33,8 @@ public:
         quint64 bypass = 0;
         quint64 limited = 0;
         quint64 shadowed = 0; // served, though a limit would have refused them (shadow mode)
+        quint64 invalidated = 0; // refreshes that deleted a stored report
+        quint64 notCached = 0; // refreshes that found nothing stored
         quint64 errors = 0;
     };
 

@@ -55,6 +55,9 @@ public:
 
     void end()
     {
+        // What the window changed on a Redis it shares goes back first, while the connection is up.
+        if (m_observer)
+            QCoro::waitFor(m_observer->restoreNotifications());
         if (m_service)
             m_service->shutdown();
         // Its pending checks have failed with the Redis connection: it can go before the service.

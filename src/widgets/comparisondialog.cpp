@@ -65,9 +65,10 @@ protected:
         }
         for (const ComparisonStep &s : steps) {
             const int row = int(s.algorithm);
-            const Outcome o = s.failed ? Outcome::Error : s.allowed ? Outcome::Hit : Outcome::Limited;
             p.setPen(QPen(pal.color(QPalette::Base), 1));
-            p.setBrush(colorOf(o));
+            p.setBrush(s.failed ? colorOf(Outcome::Error)
+                    : s.allowed ? admittedColor()
+                                : colorOf(Outcome::Limited));
             p.drawEllipse(centerOf(row, s.request), radius(), radius());
         }
         // Times under the columns: the burst, then every few requests.
@@ -118,7 +119,7 @@ ComparisonDialog::ComparisonDialog(QWidget *parent)
     m_grid = new ComparisonGrid(this);
     m_grid->setAccessibleName(tr("Decisions of each algorithm"));
     m_grid->setAccessibleDescription(
-        tr("A row per algorithm, a dot per request: green admitted, red refused; "
+        tr("A row per algorithm, a dot per request: dark grey admitted, red refused; "
            "hover a dot for the reason."));
     layout->addWidget(m_grid);
     m_summary = new QLabel(this);

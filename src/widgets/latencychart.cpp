@@ -7,6 +7,8 @@
 #include <QChartView>
 #include <QDateTime>
 #include <QDateTimeAxis>
+#include <QLegend>
+#include <QLegendMarker>
 #include <QLogValueAxis>
 #include <QScatterSeries>
 #include <QVBoxLayout>
@@ -34,14 +36,33 @@ QScatterSeries *makeSeries(
 }
 } // namespace
 
+// The legend's name of each outcome's series.
+QString seriesName(Outcome outcome)
+{
+    switch (outcome) {
+    case Outcome::None: return LatencyChart::tr("other routes");
+    case Outcome::Hit: return LatencyChart::tr("hit");
+    case Outcome::Stale: return LatencyChart::tr("stale");
+    case Outcome::Miss: return LatencyChart::tr("miss");
+    case Outcome::Bypass: return LatencyChart::tr("bypass");
+    case Outcome::Limited: return LatencyChart::tr("429");
+    case Outcome::Error: return LatencyChart::tr("error");
+    case Outcome::Shadowed: return LatencyChart::tr("shadow");
+    case Outcome::Invalidated: return LatencyChart::tr("invalidated");
+    case Outcome::NotCached: return LatencyChart::tr("nothing to invalidate");
+    }
+    return QString();
+}
+
 LatencyChart::LatencyChart(QWidget *parent)
     : QWidget(parent)
     , m_chart(new QChart)
 {
-    m_hits = makeSeries(tr("hit"), colorOf(Outcome::Hit), QScatterSeries::MarkerShapeCircle, 7);
-    m_misses = makeSeries(tr("miss"), colorOf(Outcome::Miss), QScatterSeries::MarkerShapeRectangle, 10);
-    m_limited = makeSeries(tr("429"), colorOf(Outcome::Limited), QScatterSeries::MarkerShapeCircle, 7);
-    m_other = makeSeries(tr("other"), colorOf(Outcome::Bypass), QScatterSeries::MarkerShapeCircle, 7);
+    for (Outcome o : AllOutcomes) {
+        const bool miss = o == Outcome::Miss || o == Outcome::Bypass;
+        m_series[size_t(o)] = makeSeries(seriesName(o), o == Outcome::None ? otherColor() : colorOf(o),
+            miss ? QScatterSeries::MarkerShapeRectangle : QScatterSeries::MarkerShapeCircle, miss ? 10 : 7);
+    }
 
     m_time = new QDateTimeAxis;
     m_time->setFormat(QStringLiteral("HH:mm:ss"));
@@ -53,7 +74,7 @@ LatencyChart::LatencyChart(QWidget *parent)
     m_latency->setMinorTickCount(-1);
     m_chart->addAxis(m_time, Qt::AlignBottom);
     m_chart->addAxis(m_latency, Qt::AlignLeft);
-    for (QScatterSeries *s : {m_hits, m_misses, m_limited, m_other}) {
+    for (QScatterSeries *s : m_series) {
         m_chart->addSeries(s);
         s->attachAxis(m_time);
         s->attachAxis(m_latency);
@@ -64,12 +85,12 @@ LatencyChart::LatencyChart(QWidget *parent)
     m_chart->setAnimationOptions(QChart::NoAnimation);
     m_chart->setTheme(palette().color(QPalette::Window).lightness() < 128 ? QChart::ChartThemeDark
                                                                           : QChart::ChartThemeLight);
-    for (QScatterSeries *s : {m_hits, m_misses, m_limited, m_other}) // the theme reset them
-        s->setBorderColor(s->color().darker(130));
-    m_hits->setColor(colorOf(Outcome::Hit));
-    m_misses->setColor(colorOf(Outcome::Miss));
-    m_limited->setColor(colorOf(Outcome::Limited));
-    m_other->setColor(colorOf(Outcome::Bypass));
+    // The theme reset the colours.
+    for (Outcome o : AllOutcomes) {
+        const QColor color = o == Outcome::None ? otherColor() : colorOf(o);
+        m_series[size_t(o)]->setColor(color);
+        m_series[size_t(o)]->setBorderColor(color.darker(130));
+    }
 
     m_view = new QChartView(m_chart, this);
     m_view->setRenderHint(QPainter::Antialiasing);
@@ -80,29 +101,18 @@ LatencyChart::LatencyChart(QWidget *parent)
     advance(m_startedMs);
 }
 
-QScatterSeries *LatencyChart::seriesFor(Kind kind) const
-{
-    switch (kind) {
-    case Kind::Hit: return m_hits;
-    case Kind::Miss: return m_misses;
-    case Kind::Limited: return m_limited;
-    case Kind::Other: return m_other;
-    }
-    return m_other;
-}
-
 void LatencyChart::addPoints(const QList<Point> &points)
 {
     const double perMs = double(MaxPointsPerSeries) / double(m_spanMs);
     for (const Point &p : points) {
-        Budget &budget = m_budget[int(p.kind)];
+        Budget &budget = m_budget[size_t(p.outcome)];
         const double t = double(p.msSinceEpoch);
         budget.tokens = std::min(BurstPoints, budget.tokens + std::max(0.0, t - budget.atMs) * perMs);
         budget.atMs = std::max(budget.atMs, t);
         if (budget.tokens < 1)
             continue;
         budget.tokens -= 1;
-        m_points[int(p.kind)].append(QPointF(t, std::clamp(p.latencyMs, 0.012, 10000.0)));
+        m_points[size_t(p.outcome)].append(QPointF(t, std::clamp(p.latencyMs, 0.012, 10000.0)));
     }
     for (QList<QPointF> &list : m_points) {
         if (list.size() > MaxPointsPerSeries)
@@ -128,17 +138,37 @@ void LatencyChart::advance(qint64 now)
 
 void LatencyChart::publish()
 {
-    for (int k = 0; k < 4; ++k) {
-        QScatterSeries *series = seriesFor(Kind(k));
+    for (size_t k = 0; k < Series; ++k) {
+        QScatterSeries *series = m_series[k];
         if (series->count() != m_points[k].size()
             || (!m_points[k].isEmpty() && series->at(series->count() - 1) != m_points[k].last()))
             series->replace(m_points[k]);
+        // The legend names what the chart shows, and nothing else.
+        const bool shown = !m_points[k].isEmpty();
+        for (QLegendMarker *marker : m_chart->legend()->markers(series)) {
+            if (marker->isVisible() != shown)
+                marker->setVisible(shown);
+        }
     }
 }
 
 int LatencyChart::pointCount() const
 {
-    return m_hits->count() + m_misses->count() + m_limited->count() + m_other->count();
+    int n = 0;
+    for (const QScatterSeries *s : m_series)
+        n += s->count();
+    return n;
+}
+
+QStringList LatencyChart::legendNames() const
+{
+    QStringList names;
+    for (const QScatterSeries *s : m_series) {
+        const QList<QLegendMarker *> markers = m_chart->legend()->markers(const_cast<QScatterSeries *>(s));
+        if (!markers.isEmpty() && markers.first()->isVisible())
+            names << s->name();
+    }
+    return names;
 }
 
 } // namespace Cachedash

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "api/outcome.h"
+
 #include <QList>
+#include <QStringList>
 #include <QWidget>
+
+#include <array>
 
 class QChart;
 class QChartView;
@@ -21,12 +26,11 @@ class LatencyChart : public QWidget
     Q_OBJECT
 
 public:
-    enum class Kind { Hit, Miss, Limited, Other };
     struct Point
     {
-        qint64 msSinceEpoch = 0;
+        qint64 msSinceEpoch = 0; // when the request arrived, as the log shows it
         double latencyMs = 0;
-        Kind kind = Kind::Other;
+        Outcome outcome = Outcome::None; // None: another route (/healthz, /metrics, ...)
     };
 
     explicit LatencyChart(QWidget *parent = nullptr);
@@ -35,30 +39,30 @@ public:
     // Scrolls the time axis to now and drops points older than the span.
     void advance(qint64 nowMsSinceEpoch);
     int pointCount() const;
+    // The legend's names of the series that have points now.
+    QStringList legendNames() const;
 
 private:
-    QScatterSeries *seriesFor(Kind kind) const;
     void publish();
 
+    static constexpr size_t Series = AllOutcomes.size();
     QChart *m_chart = nullptr;
     QChartView *m_view = nullptr;
     QDateTimeAxis *m_time = nullptr;
     QLogValueAxis *m_latency = nullptr;
-    QScatterSeries *m_hits = nullptr;
-    QScatterSeries *m_misses = nullptr;
-    QScatterSeries *m_limited = nullptr;
-    QScatterSeries *m_other = nullptr;
+    // One series per outcome, in its colour, named in the legend while it has points.
+    std::array<QScatterSeries *, Series> m_series{};
     qint64 m_spanMs = 120000;
     qint64 m_startedMs = 0; // the axis starts here until the span has passed
     // The points of each series, handed over with replace(): QScatterSeries::append() re-styles
     // every marker for each point added, which is quadratic.
-    QList<QPointF> m_points[4];
+    std::array<QList<QPointF>, Series> m_points;
     struct Budget
     {
         double tokens = 20; // points a series may take now
         double atMs = 0; // when the budget was last topped up
     };
-    Budget m_budget[4];
+    std::array<Budget, Series> m_budget;
 };
 
 } // namespace Cachedash

@@ -301,7 +301,7 @@ void LimiterWindowWidget::paintLog(QPainter &p, const QRectF &area, int lane) co
         const double offset = (stack % 2 ? -1 : 1) * ((stack + 1) / 2) * radius * 2.1;
         const QPointF c(x, area.center().y() + offset);
         p.setPen(QPen(pal.color(QPalette::Base), 1.5));
-        p.setBrush(colorOf(Outcome::Hit));
+        p.setBrush(admittedColor());
         p.drawEllipse(c, radius, radius);
         if (next) {
             // The entry whose leaving admits the next request: ringed, with its countdown.
@@ -327,7 +327,7 @@ void LimiterWindowWidget::paintGcra(QPainter &p, const QRectF &area, int lane) c
     // The TAT's lead over now, in emission intervals: every admission pushes it one T further.
     const QRectF bar(area.left(), area.top() + 6, xOf(tatAhead) - area.left(), area.height() - 12);
     p.setPen(Qt::NoPen);
-    p.setBrush(tatAhead > tolerance ? colorOf(Outcome::Limited) : colorOf(Outcome::Hit));
+    p.setBrush(tatAhead > tolerance ? colorOf(Outcome::Limited) : admittedColor());
     p.drawRoundedRect(bar, 3, 3);
     p.setPen(QPen(pal.color(QPalette::Text), 1.5, Qt::DashLine));
     const double tauX = xOf(tolerance);
@@ -351,7 +351,7 @@ void LimiterWindowWidget::paintCounter(QPainter &p, const QRectF &area, int lane
     auto drawCount = [&](const QRectF &box, qint64 count, const QString &name) {
         const double h = (box.height() - 6) * std::min(1.0, double(count) / double(std::max(1, limit)));
         p.setPen(Qt::NoPen);
-        p.setBrush(colorOf(Outcome::Hit));
+        p.setBrush(admittedColor());
         p.drawRect(QRectF(box.left() + 4, box.bottom() - 3 - h, 14, h));
         p.setPen(pal.color(QPalette::Text));
         p.drawText(

@@ -43,8 +43,12 @@ bool LogFilterProxy::filterAcceptsRow(int sourceRow, const QModelIndex &sourcePa
     if (!m_outcome)
         return true;
     const QModelIndex index = sourceModel()->index(sourceRow, 0, sourceParent);
-    return !index.data(RequestLogModel::InFlightRole).toBool()
-        && index.data(RequestLogModel::OutcomeRole).value<Outcome>() == *m_outcome;
+    if (index.data(RequestLogModel::InFlightRole).toBool())
+        return false;
+    const Outcome outcome = index.data(RequestLogModel::OutcomeRole).value<Outcome>();
+    // Refreshes are one family: those that invalidated and those that found nothing.
+    const auto family = [](Outcome o) { return o == Outcome::NotCached ? Outcome::Invalidated : o; };
+    return family(outcome) == family(*m_outcome);
 }
 
 } // namespace Cachedash

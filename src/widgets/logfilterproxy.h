@@ -18,7 +18,7 @@ class LogFilterProxy : public QSortFilterProxyModel
 public:
     explicit LogFilterProxy(QObject *parent = nullptr);
 
-    // Nothing: every outcome.
+    // Nothing: every outcome. Invalidated (or NotCached) shows every refresh.
     void setOutcome(std::optional<Outcome> outcome);
     std::optional<Outcome> outcome() const { return m_outcome; }
 

@@ -19,6 +19,9 @@
 #include <QHeaderView>
 #include <QMenu>
 #include <QNetworkReply>
+#include <QScreen>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QShortcut>
 #include <QStatusBar>
@@ -31,21 +34,6 @@ namespace Cachedash {
 namespace {
 const QStringList DefaultRegions{QStringLiteral("emea"), QStringLiteral("apac"), QStringLiteral("amer"),
     QStringLiteral("latam"), QStringLiteral("nordics"), QStringLiteral("zürich")};
-
-LatencyChart::Kind kindOf(Outcome outcome)
-{
-    switch (outcome) {
-    case Outcome::Hit:
-    case Outcome::Stale: return LatencyChart::Kind::Hit;
-    case Outcome::Miss:
-    case Outcome::Bypass: return LatencyChart::Kind::Miss;
-    case Outcome::Limited: return LatencyChart::Kind::Limited;
-    case Outcome::Shadowed:
-    case Outcome::None:
-    case Outcome::Error: break;
-    }
-    return LatencyChart::Kind::Other;
-}
 
 QString formatMs(double ms)
 {
@@ -117,9 +105,12 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
     filters->setContentsMargins(8, 0, 0, 0);
     auto *group = new QButtonGroup(this);
     const std::optional<Outcome> outcomes[] = {std::nullopt, Outcome::Hit, Outcome::Miss, Outcome::Stale,
-        Outcome::Bypass, Outcome::Limited, Outcome::Shadowed, Outcome::Error};
+        Outcome::Bypass, Outcome::Limited, Outcome::Shadowed, Outcome::Error, Outcome::Invalidated};
     for (const std::optional<Outcome> outcome : outcomes) {
-        const QString name = outcome ? QString::fromLatin1(outcomeName(*outcome)) : tr("All");
+        // Refreshes are one filter: invalidated, or nothing was stored.
+        const QString name = !outcome          ? tr("All")
+            : *outcome == Outcome::Invalidated ? tr("REFRESH")
+                                               : QString::fromLatin1(outcomeName(*outcome));
         auto *button = new QToolButton(m_ui->filterButtons);
         button->setText(name);
         button->setCheckable(true);
@@ -132,6 +123,18 @@ MainWindow::MainWindow(ServiceHost &host, QWidget *parent)
         connect(button, &QToolButton::clicked, this, [this, outcome] { m_filter->setOutcome(outcome); });
     }
 
+    // The controls scroll when the window (or a large font or scale) leaves them less room than they
+    // need, rather than squeezing a label until its last line is cut.
+    auto *scroll = new QScrollArea;
+    scroll->setObjectName(QStringLiteral("controlScroll"));
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_ui->horizontalSplitter->insertWidget(0, scroll);
+    scroll->setWidget(m_ui->controlPanel);
+    scroll->setMinimumWidth(
+        m_ui->controlPanel->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width());
+    setUpAccess();
     connect(&m_host, &ServiceHost::snapshotReady, this, &MainWindow::applySnapshot);
     connect(&m_host, &ServiceHost::settingsChanged, this, &MainWindow::showSettings);
     m_tick.setInterval(33);
@@ -277,7 +280,8 @@ void MainWindow::tick()
             continue;
         const RequestRecord &r = event.record;
         m_latency.add(r.latencyMs);
-        m_pendingPoints.append({r.startedMsSinceEpoch + qint64(r.latencyMs), r.latencyMs, kindOf(r.outcome)});
+        // Plotted when it arrived, as the log lists it.
+        m_pendingPoints.append({r.startedMsSinceEpoch, r.latencyMs, r.outcome});
     }
     m_pendingEvents.append(events);
     if (m_pendingPoints.size() >= MaxPendingPoints) // a sample is all the chart keeps of a flood
@@ -335,10 +339,16 @@ void MainWindow::explain(const RequestRecord &r)
         text = tr("<b>Shadow</b>: a limit (%1) would have refused this request; shadow mode served it "
                   "and counted it apart.")
                    .arg(m_host.options().rateLimits.describe().toHtmlEscaped());
-    else if (r.method == "POST" && r.status == 200)
+    else if (r.outcome == Outcome::Invalidated)
         text = tr("<b>Invalidated</b>: %1 was deleted, so the next fetch is a miss.").arg(key);
+    else if (r.outcome == Outcome::NotCached)
+        text = tr("<b>Nothing to invalidate</b>: %1 was not stored (expired, or never fetched).").arg(key);
+    // Said of one request: when it happened, so that it is not read as what holds now.
     if (!text.isEmpty())
-        m_ui->cacheHelpLabel->setText(text);
+        m_ui->cacheHelpLabel->setText(tr("At %1 — %2")
+                                          .arg(QDateTime::fromMSecsSinceEpoch(r.startedMsSinceEpoch)
+                                                   .toString(QStringLiteral("HH:mm:ss")),
+                                              text));
 }
 
 void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
@@ -347,6 +357,8 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
         return;
     m_snapshot = snapshot;
     m_haveSnapshot = true;
+    if (!snapshot.notice.isEmpty())
+        statusBar()->showMessage(snapshot.notice, 15000);
     m_sinceSnapshot.restart();
     m_ui->limiterView->setWindow(snapshot.limiterEntries, snapshot.limiterCount, snapshot.redisNowMs,
         snapshot.limit, snapshot.windowMs);
@@ -446,8 +458,9 @@ void MainWindow::updateCounters()
         ? QStringLiteral("%1 %").arg(100.0 * double(t.hits + t.stale) / double(lookups), 0, 'f', 0)
         : QStringLiteral("–");
     m_ui->countersLabel->setText(
-        tr("report lookups: hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
-           "429s <b>%5</b>%8 · bypassed <b>%6</b> · computations <b>%7</b> · all requests <b>%1</b>")
+        tr("hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
+           "429s <b>%5</b>%8 · bypassed <b>%6</b> · computations <b>%7</b><br>"
+           "refreshes: invalidated <b>%9</b> · nothing stored <b>%10</b> · all requests <b>%1</b>")
             .arg(t.requests)
             .arg(t.hits + t.stale)
             .arg(t.misses)
@@ -455,7 +468,9 @@ void MainWindow::updateCounters()
             .arg(t.limited)
             .arg(t.bypass)
             .arg(m_snapshot.computations)
-            .arg(t.shadowed ? tr(" · shadowed <b>%1</b>").arg(t.shadowed) : QString()));
+            .arg(t.shadowed ? tr(" · shadowed <b>%1</b>").arg(t.shadowed) : QString())
+            .arg(t.invalidated)
+            .arg(t.notCached));
     if (m_latency.count() > 0)
         m_ui->percentileLabel->setText(
             tr("p50 <b>%1</b> · p99 <b>%2</b>")
@@ -534,14 +549,17 @@ void MainWindow::editSettings()
 void MainWindow::restoreSettings()
 {
     QSettings settings;
-    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    // The first time, the window takes its designed size or the screen, whichever is smaller (at
+    // 150 % a 1280 x 800 window is wider than many screens).
+    if (!restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray()) && screen())
+        resize(size().boundedTo(screen()->availableGeometry().size()));
     m_ui->verticalSplitter->restoreState(
         settings.value(QStringLiteral("window/verticalSplitter")).toByteArray());
     m_ui->horizontalSplitter->restoreState(
         settings.value(QStringLiteral("window/horizontalSplitter")).toByteArray());
     if (!settings.contains(QStringLiteral("window/verticalSplitter"))) {
-        m_ui->verticalSplitter->setSizes({460, 300});
-        m_ui->horizontalSplitter->setSizes({400, 860});
+        m_ui->verticalSplitter->setSizes({595, 205});
+        m_ui->horizontalSplitter->setSizes({420, 840});
     }
     const QString last = settings.value(QStringLiteral("window/region"), QStringLiteral("emea")).toString();
     setRegion(last);

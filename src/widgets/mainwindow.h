@@ -45,6 +45,8 @@ public:
     QString ttlText() const;
     double ttlSecondsLeft() const;
     const EventLoopProbe &eventLoopProbe() const { return m_probe; }
+    // The widgets Tab visits, in order, from the region box.
+    QList<QWidget *> tabOrder() const;
 
 public Q_SLOTS:
     void fetch();
@@ -62,6 +64,8 @@ protected:
     void closeEvent(QCloseEvent *event) override;
 
 private:
+    // Accessible names and descriptions, the tab order and the shortcuts (mainwindowaccess.cpp).
+    void setUpAccess();
     QString nodeSuffix(const QString &node) const;
     void tick();
     void applySnapshot(const DashboardSnapshot &snapshot);

@@ -12,5 +12,10 @@ namespace Cachedash {
 QColor colorOf(Outcome outcome);
 // A request still being answered.
 QColor inFlightColor();
+// Requests of other routes (/healthz, /metrics, ...) on the chart.
+QColor otherColor();
+// A request a limiter admitted (the limiter's entries, the comparison): whether it was then a hit
+// or a miss is another matter, so not their colours.
+QColor admittedColor();
 
 } // namespace Cachedash

@@ -9,12 +9,16 @@
 #include "widgets/logfilterproxy.h"
 #include "widgets/mainwindow.h"
 
+#include <QAbstractItemView>
 #include <QApplication>
+#include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QElapsedTimer>
+#include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSet>
 #include <QSettings>
@@ -49,6 +53,7 @@ private Q_SLOTS:
     void redisOutageScenarioBypasses();
     void limiterPanelDrawsALanePerLimit();
     void compareAlgorithmsScenario();
+    void everyControlIsNamedAndTabbable();
 
 private:
     // Rows of the log, oldest first, once `count` of them have finished.
@@ -134,6 +139,17 @@ void tst_MainWindow::refreshEmptiesTheTtl()
     m_window->refresh();
     QTRY_COMPARE(m_window->ttlSecondsLeft(), -1.0);
     QVERIFY2(m_window->ttlText().contains(QStringLiteral("not cached")), qPrintable(m_window->ttlText()));
+    // A refresh has an outcome of its own: it invalidated, or there was nothing to invalidate.
+    QCOMPARE(outcomes(2).last(), QByteArray("INVALIDATED"));
+    m_window->refresh();
+    QCOMPARE(outcomes(3).last(), QByteArray("NOT-CACHED"));
+    // One filter shows both, and the counters count them.
+    m_window->logFilter().setOutcome(Outcome::Invalidated);
+    QCOMPARE(m_window->logFilter().rowCount(), 2);
+    m_window->logFilter().setOutcome(std::nullopt);
+    auto *counters = m_window->findChild<QLabel *>(QStringLiteral("countersLabel"));
+    QTRY_VERIFY2(counters->text().contains(QStringLiteral("invalidated <b>1</b> · nothing stored <b>1</b>")),
+        qPrintable(counters->text()));
     m_window->fetch();
     QTRY_VERIFY_WITH_TIMEOUT(m_window->ttlSecondsLeft() > 28, 3000);
 }
@@ -322,6 +338,41 @@ void tst_MainWindow::compareAlgorithmsScenario()
     refused.waitMs = 1000;
     QCOMPARE(Cachedash::ComparisonDialog::why(refused),
         QStringLiteral("Request 4 at 0.0 s, sliding-log: refused by 3/1s; admitted again in 1.0 s"));
+}
+
+void tst_MainWindow::everyControlIsNamedAndTabbable()
+{
+    // Every control and panel has an accessible name and description.
+    const QList<QWidget *> all = m_window->findChildren<QWidget *>();
+    int checked = 0;
+    for (QWidget *w : all) {
+        const bool control = qobject_cast<QAbstractButton *>(w) || qobject_cast<QAbstractItemView *>(w)
+            || qobject_cast<QGroupBox *>(w) || qobject_cast<QProgressBar *>(w)
+            || qobject_cast<Cachedash::LatencyChart *>(w) || qobject_cast<Cachedash::LimiterWindowWidget *>(w)
+            || (qobject_cast<QComboBox *>(w) && w->objectName() == u"regionCombo")
+            || qobject_cast<QSpinBox *>(w);
+        // Parts of other widgets (a scroll bar's buttons, a header's) speak through them.
+        if (!control || w->objectName().isEmpty() || w->objectName().startsWith(u"qt_"))
+            continue;
+        QVERIFY2(!w->accessibleName().isEmpty(), qPrintable(w->objectName()));
+        QVERIFY2(!w->accessibleDescription().isEmpty(), qPrintable(w->objectName()));
+        ++checked;
+    }
+    QVERIFY2(checked >= 20, qPrintable(QString::number(checked)));
+    // Tab goes down the controls, then the top bar, the filters and the log.
+    QStringList order;
+    for (QWidget *w : m_window->tabOrder()) {
+        if (!w->objectName().isEmpty() && !w->objectName().startsWith(u"qt_"))
+            order << w->objectName();
+    }
+    const QStringList expected{QStringLiteral("regionCombo"), QStringLiteral("fetchButton"),
+        QStringLiteral("refreshButton"), QStringLiteral("burstButton"), QStringLiteral("burstSpin"),
+        QStringLiteral("scenariosButton"), QStringLiteral("copyCurlButton"), QStringLiteral("settingsButton"),
+        QStringLiteral("filterAll"), QStringLiteral("filterHIT"), QStringLiteral("filterMISS"),
+        QStringLiteral("filterSTALE"), QStringLiteral("filterBYPASS"), QStringLiteral("filterLIMITED"),
+        QStringLiteral("filterSHADOW"), QStringLiteral("filterERROR"), QStringLiteral("filterINVALIDATED"),
+        QStringLiteral("logView")};
+    QCOMPARE(order.mid(0, expected.size()), expected);
 }
 
 QTEST_MAIN(tst_MainWindow)
