@@ -17,7 +17,7 @@ struct RateLimit
     int limit = 0;
     std::chrono::seconds window{0};
 
-    // The bounds every algorithm computes exactly within (see resources/lua/README.md).
+    // The bounds every algorithm computes exactly within (see the scripts' header comments).
     static constexpr int MaxLimit = 1'000'000'000;
     static constexpr std::chrono::seconds MaxWindow{86'400 * 7};
 

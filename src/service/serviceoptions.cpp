@@ -164,6 +164,13 @@ std::optional<QVariantMap> readConfigFile(const QString &path, const QStringList
     }
     QVariantMap values;
     for (const QString &key : ini.allKeys()) {
+        // The file cannot choose whether there is a window: that is decided before it is read.
+        if (key == u"headless") {
+            *error = QStringLiteral("%1: headless is chosen on the command line (--headless) or by "
+                                    "CACHEDASH_HEADLESS, not in the config file")
+                         .arg(path.left(200));
+            return std::nullopt;
+        }
         if (!known.contains(key) || key == u"config") {
             *error = QStringLiteral("%1: \"%2\" is not an option (the keys are the options' names, "
                                     "such as rate-limit or cache-ttl, outside any [section])")
@@ -346,6 +353,9 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
             env.value(QStringLiteral("CACHEDASH_REDIS_URL")), QStringLiteral("CACHEDASH_REDIS_URL")};
     else if (env.contains(QStringLiteral("REDIS_URL")))
         url = OptionSources::Value{env.value(QStringLiteral("REDIS_URL")), QStringLiteral("REDIS_URL")};
+    else if (file.contains(QStringLiteral("redis-url")))
+        url = OptionSources::Value{OptionSources::text(file.value(QStringLiteral("redis-url"))),
+            QStringLiteral("redis-url in %1").arg(o.configFile)};
     if (o.privateRedis && parser.isSet(QStringLiteral("redis-url")))
         return fail(QStringLiteral("--private-redis and --redis-url contradict each other: choose one"));
     if (url && !o.privateRedis) {

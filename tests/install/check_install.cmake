@@ -15,6 +15,8 @@ set(expected
     usr/share/man/man1/cachedash.1
     usr/share/doc/cachedash/cachedash.service
     usr/share/doc/cachedash/README.md
+    usr/share/doc/cachedash/docs/configuration.md
+    usr/share/doc/cachedash/docs/screenshot.png
     usr/share/doc/cachedash/LICENSE)
 foreach(file IN LISTS expected)
     if(NOT EXISTS "${DEST}/${file}")

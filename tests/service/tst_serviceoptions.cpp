@@ -358,6 +358,17 @@ void tst_ServiceOptions::configFileValues()
     QCOMPARE(live.rateLimitExempt, p.options->rateLimitExempt);
     QVERIFY(ServiceOptions::problemWith(live).isEmpty());
 
+    // The Redis URL too, a cluster's seeds with their commas whole; the environment wins over it.
+    QVERIFY(writeFile(path, "redis-url = redis://127.0.0.1:7001,127.0.0.1:7002\n"));
+    const Parsed u = parse({QStringLiteral("--config"), path});
+    QVERIFY2(u.options, qPrintable(u.error));
+    QVERIFY(u.options->redisUrlGiven);
+    QCOMPARE(u.options->redisUrl.addresses().size(), 2);
+    const Parsed e
+        = parse({QStringLiteral("--config"), path}, {QStringLiteral("REDIS_URL=redis://10.0.0.1:6390")});
+    QVERIFY2(e.options, qPrintable(e.error));
+    QCOMPARE(e.options->redisUrl.addresses().size(), 1);
+
     // A quoted list is one string to INI: still two limits. One value alone: one limit. Names of
     // algorithms and modes in any case.
     QVERIFY(writeFile(path,
@@ -511,6 +522,9 @@ void tst_ServiceOptions::invalidConfig_data()
         << config << QStringList{QStringLiteral("CACHEDASH_RATE_ALGORITHM=fastest")}
         << QByteArray("rate-algorithm = gcra\n")
         << QStringList{QStringLiteral("CACHEDASH_RATE_ALGORITHM must be")};
+    QTest::newRow("headless in the file")
+        << config << none << QByteArray("headless = true\n")
+        << QStringList{QStringLiteral("headless is chosen on the command line")};
     QTest::newRow("empty rate-limit") << config << none << QByteArray("rate-limit =\n")
                                       << QStringList{QStringLiteral("rate-limit in FILE is empty")};
     QTest::newRow("bad exempt range")
