@@ -201,10 +201,13 @@ bool Service::applyLiveSettings(const LiveSettings &settings, QString *error)
         *m_rateLimitExempt = exempt;
         m_rateLimits->setPolicies(settings.rateLimits, settings.refreshRateLimits);
     }
-    qCInfo(lcService).noquote() << QStringLiteral("settings: report %1 ms, TTL %2 s, limits %3%4")
+    qCInfo(lcService).noquote() << QStringLiteral(
+        "settings: report %1 ms, TTL %2 s, limits %3, %4, %5 mode%6")
                                        .arg(settings.reportDelay.count())
                                        .arg(settings.cacheTtl.count())
-                                       .arg(settings.rateLimits.describe(),
+                                       .arg(RateLimit::listText(settings.rateLimits.limits),
+                                           algorithmName(settings.rateLimits.algorithm),
+                                           modeName(settings.rateLimits.mode),
                                            settings.rateLimitExempt.isEmpty() ? QString()
                                                                               : QStringLiteral(", exempt ")
                                                    + settings.rateLimitExempt.join(u' '));

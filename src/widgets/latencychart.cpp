@@ -45,11 +45,11 @@ QString seriesName(Outcome outcome)
     case Outcome::Stale: return LatencyChart::tr("stale");
     case Outcome::Miss: return LatencyChart::tr("miss");
     case Outcome::Bypass: return LatencyChart::tr("bypass");
-    case Outcome::Limited: return LatencyChart::tr("429");
+    case Outcome::Limited: return LatencyChart::tr("limited (429)");
     case Outcome::Error: return LatencyChart::tr("error");
     case Outcome::Shadowed: return LatencyChart::tr("shadow");
     case Outcome::Invalidated: return LatencyChart::tr("invalidated");
-    case Outcome::NotCached: return LatencyChart::tr("nothing to invalidate");
+    case Outcome::NotCached: return LatencyChart::tr("not cached");
     }
     return QString();
 }
@@ -122,10 +122,14 @@ void LatencyChart::addPoints(const QList<Point> &points)
 
 void LatencyChart::advance(qint64 now)
 {
-    // Until two minutes have passed, the axis spans the time since start (at least 20 s), so the
-    // first requests are not squeezed against its right edge.
-    const qint64 from = std::min(std::max(now - m_spanMs, m_startedMs), now - 20000);
-    m_time->setRange(QDateTime::fromMSecsSinceEpoch(from), QDateTime::fromMSecsSinceEpoch(now));
+    // The axis ends on the next whole second. Until two minutes have passed it spans the time since
+    // start (at least 20 s, so the first requests are not squeezed against its right edge), in
+    // multiples of 4 s: its 5 ticks then fall on the whole seconds their labels (HH:mm:ss) show, and
+    // a point sits at the time the log gives it.
+    const qint64 end = (now / 1000 + 1) * 1000;
+    const qint64 since = std::clamp(end - m_startedMs / 1000 * 1000, qint64(20000), m_spanMs);
+    const qint64 from = end - (since + 3999) / 4000 * 4000;
+    m_time->setRange(QDateTime::fromMSecsSinceEpoch(from), QDateTime::fromMSecsSinceEpoch(end));
     const double oldest = double(now - m_spanMs);
     for (QList<QPointF> &list : m_points) {
         qsizetype stale = 0;

@@ -247,7 +247,7 @@ void LimiterWindowWidget::paintEvent(QPaintEvent *)
     QString legend;
     switch (m_algorithm) {
     case RateAlgorithm::SlidingLog:
-        legend = tr("dots: admitted requests, now at the right · ringed: the next to leave");
+        legend = tr("dots: admitted (+n: more), now at right · ringed: leaves next");
         break;
     case RateAlgorithm::Gcra: legend = tr("bar: TAT ahead of now · line: τ, past which requests wait"); break;
     case RateAlgorithm::SlidingWindowCounter:

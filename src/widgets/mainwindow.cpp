@@ -460,7 +460,7 @@ void MainWindow::updateCounters()
     m_ui->countersLabel->setText(
         tr("hits <b>%2</b> · misses <b>%3</b> · hit ratio <b>%4</b><br>"
            "429s <b>%5</b>%8 · bypassed <b>%6</b> · computations <b>%7</b><br>"
-           "refreshes: invalidated <b>%9</b> · nothing stored <b>%10</b> · all requests <b>%1</b>")
+           "refreshes: invalidated <b>%9</b> · not cached <b>%10</b> · all requests <b>%1</b>")
             .arg(t.requests)
             .arg(t.hits + t.stale)
             .arg(t.misses)

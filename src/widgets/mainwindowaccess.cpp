@@ -28,15 +28,19 @@ void MainWindow::setUpAccess()
             tr("Report time, cache TTL and the rate limits, applied to the running service (Ctrl+,).")},
         {m_ui->regionCombo, tr("Region"), tr("The region whose report the buttons fetch and refresh.")},
         {m_ui->fetchButton, tr("Fetch"), tr("GET /reports/{region} once (F5).")},
-        {m_ui->refreshButton, tr("Refresh"), tr("POST /reports/{region}/refresh: invalidates the cached report (F6).")},
-        {m_ui->burstButton, tr("Burst"), tr("Sends the number of GETs beside it in a row, to meet the rate limiter (F7).")},
+        {m_ui->refreshButton, tr("Refresh"),
+            tr("POST /reports/{region}/refresh: invalidates the cached report (F6).")},
+        {m_ui->burstButton, tr("Burst"),
+            tr("Sends the number of GETs beside it in a row, to meet the rate limiter (F7).")},
         {m_ui->burstSpin, tr("Burst size"), tr("How many GETs a burst sends.")},
         {m_ui->scenariosButton, tr("Scenarios"),
             tr("Stampede, refresh during a fill, Redis outage, compare algorithms (F8 opens the menu).")},
         {m_ui->requestGroup, tr("Send requests"), tr("Buttons that send requests to the service.")},
-        {m_ui->cacheGroup, tr("Cache-aside"), tr("The selected region's report in Redis: its key, TTL and counters.")},
+        {m_ui->cacheGroup, tr("Cache-aside"),
+            tr("The selected region's report in Redis: its key, TTL and counters.")},
         {m_ui->ttlBar, tr("Time to live"), tr("What is left of the cached report's TTL in Redis.")},
-        {m_ui->cacheHelpLabel, tr("Last request explained"), tr("What happened to the latest request, and when.")},
+        {m_ui->cacheHelpLabel, tr("Last request explained"),
+            tr("What happened to the latest request, and when.")},
         {m_ui->limiterGroup, tr("Rate limiter"), tr("This window's client's limits, as Redis keeps them.")},
         {m_ui->limiterView, tr("Limiter state"),
             tr("A lane per limit: the entries of the sliding log, GCRA's theoretical arrival time, or the "
@@ -82,8 +86,9 @@ QList<QWidget *> MainWindow::tabOrder() const
     for (QWidget *w = first;;) {
         order << w;
         w = w->nextInFocusChain();
-        while (w != first && (!(w->focusPolicy() & Qt::TabFocus) || !w->isVisibleTo(const_cast<MainWindow *>(this))
-                                 || !w->isEnabled()))
+        while (w != first
+            && (!(w->focusPolicy() & Qt::TabFocus) || !w->isVisibleTo(const_cast<MainWindow *>(this))
+                || !w->isEnabled()))
             w = w->nextInFocusChain();
         if (w == first || order.size() > 200)
             break;

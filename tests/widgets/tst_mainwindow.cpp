@@ -148,7 +148,7 @@ void tst_MainWindow::refreshEmptiesTheTtl()
     QCOMPARE(m_window->logFilter().rowCount(), 2);
     m_window->logFilter().setOutcome(std::nullopt);
     auto *counters = m_window->findChild<QLabel *>(QStringLiteral("countersLabel"));
-    QTRY_VERIFY2(counters->text().contains(QStringLiteral("invalidated <b>1</b> · nothing stored <b>1</b>")),
+    QTRY_VERIFY2(counters->text().contains(QStringLiteral("invalidated <b>1</b> · not cached <b>1</b>")),
         qPrintable(counters->text()));
     m_window->fetch();
     QTRY_VERIFY_WITH_TIMEOUT(m_window->ttlSecondsLeft() > 28, 3000);
