@@ -88,6 +88,27 @@ public:
         return fileOrigin(name);
     }
 
+    // A flag's value from the environment or the file, when it is not one a flag takes: why.
+    QString flagProblem(const QString &name) const
+    {
+        if (m_parser.isSet(name))
+            return QString();
+        QString v;
+        if (m_env.contains(envName(name)))
+            v = m_env.value(envName(name));
+        else if (m_file.contains(name))
+            v = text(m_file.value(name));
+        else
+            return QString();
+        static const QStringList known{QStringLiteral("1"), QStringLiteral("true"), QStringLiteral("on"),
+            QStringLiteral("yes"), QStringLiteral("0"), QStringLiteral("false"), QStringLiteral("off"),
+            QStringLiteral("no"), QString()};
+        if (known.contains(v.trimmed().toLower()))
+            return QString();
+        return QStringLiteral("%1 must be 1, true, on or yes (or 0, false, off, no) (got \"%2\")")
+            .arg(m_env.contains(envName(name)) ? envName(name) : fileOrigin(name), v.left(40));
+    }
+
     bool flag(const QString &name) const
     {
         if (m_parser.isSet(name))
@@ -340,6 +361,11 @@ std::optional<ServiceOptions> ServiceOptions::from(const QCommandLineParser &par
     }
     const OptionSources in(parser, env, file, o.configFile, saved);
 
+    for (const char *name : {"headless", "private-redis", "redis-insecure-skip-tls-verify"}) {
+        const QString problem = in.flagProblem(QLatin1String(name));
+        if (!problem.isEmpty())
+            return fail(problem);
+    }
     o.headless = in.flag(QStringLiteral("headless"));
     o.privateRedis = in.flag(QStringLiteral("private-redis"));
 

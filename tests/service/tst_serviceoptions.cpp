@@ -142,6 +142,8 @@ void tst_ServiceOptions::invalid_data()
                                << QStringList{} << "--port must be a whole number from 0 to 65535";
     QTest::newRow("port env") << QStringList{} << QStringList{QStringLiteral("CACHEDASH_PORT=eighty")}
                               << "CACHEDASH_PORT must be a whole number";
+    QTest::newRow("flag env") << QStringList{} << QStringList{QStringLiteral("CACHEDASH_PRIVATE_REDIS=maybe")}
+                              << "CACHEDASH_PRIVATE_REDIS must be 1, true, on or yes";
     QTest::newRow("ttl zero") << QStringList{QStringLiteral("--cache-ttl"), QStringLiteral("0")}
                               << QStringList{} << "--cache-ttl";
     QTest::newRow("url env") << QStringList{} << QStringList{QStringLiteral("REDIS_URL=mysql://x")}
