@@ -36,12 +36,18 @@ QList<RateLimit> AlgorithmComparison::comparable(const QList<RateLimit> &limits)
     return small ? limits : QList<RateLimit>{{5, 10s}};
 }
 
+qint64 AlgorithmComparison::intervalMs(const QList<RateLimit> &limits)
+{
+    const RateLimit &first = limits.first();
+    return std::max<qint64>(100, first.windowMs().count() / (2 * first.limit));
+}
+
 QList<qint64> AlgorithmComparison::pattern(const QList<RateLimit> &limits)
 {
     const RateLimit &first = limits.first();
     const qint64 w = first.windowMs().count();
     QList<qint64> at(first.limit + 1, 0);
-    const qint64 step = std::max<qint64>(100, w / (2 * first.limit));
+    const qint64 step = intervalMs(limits);
     for (qint64 t = step; t <= w + w / 2; t += step)
         at.append(t);
     return at;

@@ -49,6 +49,8 @@ public:
     static QList<RateLimit> comparable(const QList<RateLimit> &limits);
     // When each request leaves, in ms after the start.
     static QList<qint64> pattern(const QList<RateLimit> &limits);
+    // The time between the requests after the burst: W / 2N of the first limit (100 ms at least).
+    static qint64 intervalMs(const QList<RateLimit> &limits);
 
     const QList<RateLimit> &limits() const { return m_limits; }
     bool isRunning() const { return m_running; }

@@ -24,7 +24,8 @@ struct DashboardSnapshot
     qint64 reportPttlMs = -2; // -2: no such key
     qint64 freshTtlSeconds = 30; // the configured TTL, for the bar's scale
     QString limiterClient;
-    QByteArray limiterKey;
+    QByteArray limiterKey; // the first of limiterKeys
+    QByteArrayList limiterKeys; // the client's keys under the algorithm in force
     QList<qint64> limiterEntries; // admission times (ms, Redis clock), oldest first; at most ~100
     qint64 limiterCount = 0; // entries in the sorted set (ZCARD), which can exceed the list
     qint64 redisNowMs = 0;

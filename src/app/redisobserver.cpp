@@ -14,6 +14,8 @@
 
 #include <QPointer>
 
+#include <optional>
+
 using namespace std::chrono;
 
 namespace Cachedash {
@@ -198,7 +200,13 @@ QCoro::Task<> RedisObserver::poll()
     s.region = m_region;
     s.reportKey = ReportCache::keyFor(m_region);
     s.limiterClient = m_client;
-    s.limiterKey = RateLimiter::keyFor(m_client);
+    RateLimiter &limiter = m_service.rateLimits().reports();
+    s.algorithm = limiter.policy().algorithm;
+    s.limiterKeys = limiter.keysFor(m_client);
+    s.limiterKey = s.limiterKeys.first();
+    // The sliding log's entries are read from its sorted set; the other algorithms keep no
+    // entries, only what the peek below reads.
+    const bool log = s.algorithm == RateAlgorithm::SlidingLog;
     // The first limit of the report route (the window draws one lane so far).
     const RateLimit &first = m_service.rateLimits().reports().policy().limits.first();
     s.limit = first.limit;
@@ -217,20 +225,26 @@ QCoro::Task<> RedisObserver::poll()
         // The oldest entry (it leaves next) and the newest hundred: a permissive limiter under load
         // can hold hundreds of thousands, and neither Redis nor the picture needs them all.
         const QByteArray &key = s.limiterKey;
-        RedisPendingReply count = redis.command(key, {QByteArrayLiteral("ZCARD"), key});
-        RedisPendingReply oldest = redis.command(
-            key, {QByteArrayLiteral("ZRANGE"), key, "0", "0", QByteArrayLiteral("WITHSCORES")});
-        RedisPendingReply newest = redis.command(
-            key, {QByteArrayLiteral("ZRANGE"), key, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
+        std::optional<RedisPendingReply> count, oldest, newest;
+        if (log) {
+            count = redis.command(key, {QByteArrayLiteral("ZCARD"), key});
+            oldest = redis.command(
+                key, {QByteArrayLiteral("ZRANGE"), key, "0", "0", QByteArrayLiteral("WITHSCORES")});
+            newest = redis.command(
+                key, {QByteArrayLiteral("ZRANGE"), key, "-100", "-1", QByteArrayLiteral("WITHSCORES")});
+        }
         // The limiter decides with its node's clock: the picture uses the same.
         RedisPendingReply time = redis.command(key, {QByteArrayLiteral("TIME")});
-        RateLimiter &limiter = m_service.rateLimits().reports();
-        s.algorithm = limiter.policy().algorithm;
         QCoro::Task<RateLimitPeek> peeking = limiter.peek(m_client);
         const RedisReply ttlReply = co_await ttl;
-        const RedisReply countReply = co_await count;
-        const RedisReply oldestReply = co_await oldest;
-        const RedisReply newestReply = co_await newest;
+        RedisReply countReply = RedisReply::integer(0);
+        RedisReply oldestReply = RedisReply::array({});
+        RedisReply newestReply = RedisReply::array({});
+        if (log) {
+            countReply = co_await *count;
+            oldestReply = co_await *oldest;
+            newestReply = co_await *newest;
+        }
         const RedisReply timeReply = co_await time;
         const RateLimitPeek peek = co_await peeking;
         if (!self)

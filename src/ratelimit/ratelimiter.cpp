@@ -160,7 +160,7 @@ RateLimitDecision RateLimiter::failure(const RedisReply &reply, const Compiled &
 QCoro::Task<RateLimitDecision> RateLimiter::check(QString client)
 {
     if (m_compiled->policy.limits.isEmpty())
-        co_return co_await exempt();
+        co_return unlimited();
     // Under load most requests come from the client before: its keys are built once.
     if (client != m_lastClient) {
         m_lastKeys = keysFor(client);
@@ -220,12 +220,17 @@ QCoro::Task<RateLimitDecision> RateLimiter::check(QString client)
     co_return decision;
 }
 
-QCoro::Task<RateLimitDecision> RateLimiter::exempt()
+RateLimitDecision RateLimiter::unlimited()
 {
     ++m_counters.exempt;
     RateLimitDecision decision;
     decision.exempt = true;
-    co_return decision;
+    return decision;
+}
+
+QCoro::Task<RateLimitDecision> RateLimiter::exempt()
+{
+    co_return unlimited();
 }
 
 QCoro::Task<RateLimitPeek> RateLimiter::peek(QString client)

@@ -159,6 +159,8 @@ private:
     std::shared_ptr<Batch> &slotBatch(const QByteArray &key);
     std::shared_ptr<Batch> newBatch();
     RateLimitDecision failure(const RedisReply &reply, const Compiled &compiled);
+    // Allowed without asking Redis (an exempt client, a route without limits), and counted so.
+    RateLimitDecision unlimited();
     const RedisScript &scriptFor(RateAlgorithm algorithm) const;
 
     RedisRouter &m_redis;

@@ -25,6 +25,17 @@ using namespace std::chrono;
 
 namespace Cachedash {
 
+namespace {
+// The exempt ranges of the options, checked already (ServiceOptions::problemWith()).
+AddressRanges rangesOf(const QStringList &cidrs)
+{
+    AddressRanges ranges;
+    for (const QString &cidr : cidrs)
+        ranges.add(cidr);
+    return ranges;
+}
+} // namespace
+
 Service::Service(ServiceOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
@@ -48,9 +59,7 @@ Service::Service(ServiceOptions options, QObject *parent)
     m_identity = std::make_unique<ClientIdentity>();
     for (const QString &proxy : std::as_const(m_options.trustedProxies))
         m_identity->addTrustedProxy(proxy);
-    m_rateLimitExempt = std::make_unique<AddressRanges>();
-    for (const QString &range : std::as_const(m_options.rateLimitExempt))
-        m_rateLimitExempt->add(range);
+    m_rateLimitExempt = std::make_unique<AddressRanges>(rangesOf(m_options.rateLimitExempt));
     m_health = std::make_unique<RedisHealthCheck>(*m_redis);
     m_http = std::make_unique<HttpServer>();
     HttpServer::Limits limits;
@@ -195,10 +204,7 @@ bool Service::applyLiveSettings(const LiveSettings &settings, QString *error)
     m_cache->setSettings(cache);
     if (limitsChanged) {
         // All in one go, between two requests: none is decided by half of the change.
-        AddressRanges exempt;
-        for (const QString &range : settings.rateLimitExempt)
-            exempt.add(range);
-        *m_rateLimitExempt = exempt;
+        *m_rateLimitExempt = rangesOf(settings.rateLimitExempt);
         m_rateLimits->setPolicies(settings.rateLimits, settings.refreshRateLimits);
     }
     qCInfo(lcService).noquote() << QStringLiteral(

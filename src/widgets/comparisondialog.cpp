@@ -136,17 +136,15 @@ void ComparisonDialog::begin(const QList<RateLimit> &limits)
     m_grid->pattern = AlgorithmComparison::pattern(limits);
     m_grid->steps.clear();
     const RateLimit &first = limits.first();
-    m_intro->setText(
-        tr("The same requests against each algorithm, each in keys of its own "
-           "(<code>rate:compare:…</code>; not through HTTP, so the log does not show them). "
-           "Limits: <b>%1</b>. Pattern: %2 requests at once, then one every %3 s. "
-           "<b>sliding-log</b> counts every request of the last window exactly; <b>gcra</b> "
-           "spaces requests by W/N after a burst of N; <b>sliding-window-counter</b> weighs the "
-           "previous fixed window's count by how much of it the sliding window still covers.")
-            .arg(RateLimit::listText(limits).toHtmlEscaped())
-            .arg(first.limit + 1)
-            .arg(double(std::max<qint64>(100, first.windowMs().count() / (2 * first.limit))) / 1000.0, 0, 'f',
-                1));
+    m_intro->setText(tr("The same requests against each algorithm, each in keys of its own "
+                        "(<code>rate:compare:…</code>; not through HTTP, so the log does not show them). "
+                        "Limits: <b>%1</b>. Pattern: %2 requests at once, then one every %3 s. "
+                        "<b>sliding-log</b> counts every request of the last window exactly; <b>gcra</b> "
+                        "spaces requests by W/N after a burst of N; <b>sliding-window-counter</b> weighs the "
+                        "previous fixed window's count by how much of it the sliding window still covers.")
+                         .arg(RateLimit::listText(limits).toHtmlEscaped())
+                         .arg(first.limit + 1)
+                         .arg(double(AlgorithmComparison::intervalMs(limits)) / 1000.0, 0, 'f', 1));
     m_summary->setText(tr("Sending…"));
     m_grid->update();
 }

@@ -363,10 +363,9 @@ void MainWindow::applySnapshot(const DashboardSnapshot &snapshot)
     m_ui->limiterView->setWindow(snapshot.limiterEntries, snapshot.limiterCount, snapshot.redisNowMs,
         snapshot.limit, snapshot.windowMs);
     m_ui->limiterView->setLimits(snapshot.algorithm, snapshot.limits, snapshot.limitsReadAtUs);
-    const QString key = snapshot.algorithm == RateAlgorithm::SlidingLog
-        ? QString::fromUtf8(snapshot.limiterKey)
-        : QStringLiteral("rate:%1:{%2}:…")
-              .arg(snapshot.algorithm == RateAlgorithm::Gcra ? u"gcra" : u"counter", snapshot.limiterClient);
+    // The limiter's own key names: the first, and a mark when each limit has one.
+    const QString key = QString::fromUtf8(snapshot.limiterKey)
+        + (snapshot.limiterKeys.size() > 1 ? QStringLiteral(" …") : QString());
     m_ui->limiterKeyLabel->setText(
         tr("%1, key <code>%2</code> (this window's client)%3")
             .arg(algorithmName(snapshot.algorithm), key.toHtmlEscaped(), nodeSuffix(snapshot.limiterNode)));
